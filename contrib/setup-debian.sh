@@ -1,0 +1,35 @@
+#!/bin/sh
+# contrib/setup-debian.sh - install everything nsmilter needs to build, run
+# its demo and its tests on Debian 12, as root.  Idempotent.
+#
+#   build:  cmake, a C compiler, libmilter, libldap, iniparser, cmocka
+#   tests:  slapd + ldap-utils (directories), postfix + postfix-ldap
+#           (the MTA, smtp-sink, smtp-source), swaks (SMTP client), m4,
+#           gnutls-bin (test CA), clang + sanitizer runtime, and a private
+#           Sendmail unpacked from Debian's packages (it conflicts with
+#           postfix as a package; see t/setup-sendmail.sh).
+set -eu
+if [ "$(id -u)" -ne 0 ]; then
+	echo "$0: run me as root (apt-get install)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+	build-essential cmake pkg-config clang libclang-rt-14-dev \
+	libmilter-dev libldap-dev libiniparser-dev libcmocka-dev \
+	slapd ldap-utils postfix postfix-ldap swaks m4 gnutls-bin \
+	iproute2 util-linux procps ca-certificates
+# Postfix and slapd are started by the tests, never as system services.
+for svc in postfix slapd; do
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	fi
+	if [ -x /etc/init.d/$svc ]; then /etc/init.d/$svc stop >/dev/null 2>&1 || true; fi
+done
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -x "$here/t/setup-sendmail.sh" ] || [ -f "$here/t/setup-sendmail.sh" ]; then
+	sh "$here/t/setup-sendmail.sh"
+fi
+echo "setup-debian: done"

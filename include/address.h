@@ -1,0 +1,55 @@
+/*
+ * address.h - envelope recipient parsing, normalisation and encodings.
+ *
+ * Pure string functions: no configuration, no I/O.
+ */
+#ifndef NSMILTER_ADDRESS_H
+#define NSMILTER_ADDRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum address_status {
+	ADDRESS_OK,        /* local@domain, syntactically valid */
+	ADDRESS_NODOMAIN,  /* empty (<>) or no domain: nsmilter skips it */
+	ADDRESS_INVALID    /* has a domain, but the address is malformed */
+};
+
+struct address {
+	char *full;    /* local@domain, local part as given, domain lowercased */
+	char *local;   /* local part exactly as given (quotes kept) */
+	char *domain;  /* lowercased; set for ADDRESS_OK and ADDRESS_INVALID */
+	const char *why; /* ADDRESS_INVALID: static reason text */
+};
+
+/*
+ * Parse RAW as given in RCPT TO: strip <>, any source route (@a,@b:),
+ * lowercase the domain.  Returns the status; OUT is filled for every status
+ * (fields may be NULL) and must be released with address_free().
+ * Returns -1 (and OUT zeroed) only when out of memory.
+ */
+int address_parse(const char *raw, struct address *out);
+void address_free(struct address *a);
+
+/*
+ * Without its extension: "bob+news@d" -> "bob@d" for DELIMS "+".  Returns a
+ * new string, or NULL when there is no extension (or DELIMS is NULL/empty).
+ */
+char *address_strip_extension(const struct address *a, const char *delims);
+
+/*
+ * Expand an LDAP filter template: %s the whole address, %u the local part,
+ * %d the domain, %% a percent sign.  Every expanded value is escaped per
+ * RFC 4515 (libldap's ldap_bv2escaped_filter_value).  ADDR is "local@domain"
+ * (split at the last '@').  Returns a new string, or NULL for an invalid
+ * template (a '%' followed by anything else) or out of memory.
+ */
+char *address_expand_filter(const char *tmpl, const char *addr);
+
+/* Whether TMPL is a valid filter template (for config checks). */
+bool address_filter_template_ok(const char *tmpl);
+
+/* RFC 3461 xtext encoding ('+', '=', and bytes outside 33..126 as +XX). */
+char *address_xtext(const char *s);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * config.h - nsmilter configuration: the typed form of nsmilter.ini.
+ *
+ * config_load() reads the INI file with iniparser, converts every key through
+ * one option table (name, type, default, bounds) into the structures below,
+ * cross-checks them and frees the dictionary.  Nothing else in nsmilter reads
+ * the INI file.  A loaded configuration is immutable: reload builds a new one.
+ */
+#ifndef NSMILTER_CONFIG_H
+#define NSMILTER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum cfg_mode { CFG_MODE_INHERIT = 0, CFG_MODE_ENFORCE, CFG_MODE_OBSERVE };
+enum cfg_domain_type {
+	CFG_DOMAIN_AUTHORITATIVE,
+	CFG_DOMAIN_INTERNAL_RELAY,
+	CFG_DOMAIN_EXTERNAL_RELAY
+};
+enum cfg_unknown { CFG_UNKNOWN_REJECT, CFG_UNKNOWN_ROUTE };
+enum cfg_on_error { CFG_ON_ERROR_TEMPFAIL, CFG_ON_ERROR_ACCEPT };
+enum cfg_scope { CFG_SCOPE_BASE, CFG_SCOPE_ONE, CFG_SCOPE_SUB };
+enum cfg_log_level {
+	CFG_LOG_ERROR, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG
+};
+
+/* A comma- or space-separated list value. */
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+/* [milter] */
+struct milter_config {
+	char *socket;              /* unix:/path or inet:port@host */
+	char *user;                /* may be NULL */
+	unsigned socket_mode;      /* octal in the file, e.g. 0660 */
+	char *pidfile;             /* may be NULL */
+	int syslog_facility;       /* LOG_MAIL etc. (syslog.h value) */
+	enum cfg_log_level log_level;
+	unsigned cache_ttl_ms;     /* 0 disables the cache */
+	unsigned negative_cache_ttl_ms;
+	unsigned cache_size;
+	enum cfg_on_error on_directory_error;
+	bool trace_header;
+	enum cfg_mode mode;        /* never CFG_MODE_INHERIT here */
+	unsigned max_unknown;      /* 0 = off */
+	char *socketmap;           /* NULL or unix:/path, inet:port@host */
+};
+
+/* [directory NAME] */
+struct directory_config {
+	char *name;
+	size_t index;              /* position in config->directories */
+	struct strlist uri;        /* failover list, tried in order */
+	char *bind_dn;             /* NULL: anonymous */
+	char *bind_password_file;
+	char *bind_password;       /* read at load time; never logged */
+	char *base;
+	enum cfg_scope scope;
+	char *filter;              /* with %s %u %d %% */
+	char *target_attribute;    /* NULL: none */
+	unsigned timeout_ms;
+	bool starttls;
+	char *tls_ca_file;
+	bool tls_verify;
+	unsigned pool_size;
+	char *route;               /* NULL: local directory */
+	char *transport;           /* socketmap answer; NULL: none */
+	struct strlist hosts;      /* loop guard: addresses of that system */
+};
+
+/* [domain NAME] */
+struct domain_config {
+	char *name;                /* lowercase */
+	enum cfg_domain_type type;
+	struct directory_config **dirs; /* in order of precedence */
+	size_t n_dirs;
+	enum cfg_unknown unknown;
+	char *fallback_route;      /* NULL if unset */
+	char *fallback_transport;
+	struct strlist fallback_hosts;
+	bool subdomains;
+	char *recipient_delimiter; /* NULL or set of delimiter characters */
+	bool rewrite;
+	enum cfg_mode mode;        /* CFG_MODE_INHERIT: as [milter] */
+	char *reject_text;         /* NULL: default */
+	char *tempfail_text;
+};
+
+struct config {
+	char *path;
+	struct milter_config milter;
+	struct directory_config *directories;
+	size_t n_directories;
+	struct domain_config *domains;
+	size_t n_domains;
+};
+
+/* Problems found while loading: "FILE: [section] key: what is wrong". */
+struct config_errors {
+	char **lines;
+	size_t n;
+};
+
+/*
+ * Load and check PATH.  Returns a configuration, or NULL with at least one
+ * line in ERRS (which the caller frees with config_errors_free).  Every
+ * problem is reported, not only the first.
+ */
+struct config *config_load(const char *path, struct config_errors *errs);
+void config_free(struct config *cfg);
+void config_errors_free(struct config_errors *errs);
+
+/*
+ * The shared domain deciding DOMAIN (lowercase): the exact [domain DOMAIN],
+ * else the nearest parent with subdomains = yes, else NULL.
+ */
+const struct domain_config *config_find_domain(const struct config *cfg,
+    const char *domain);
+
+/* The effective mode of a domain (its own, else [milter]'s). */
+enum cfg_mode config_domain_mode(const struct config *cfg,
+    const struct domain_config *dom);
+
+/* Option table, exported for documentation checks (t/unit/test_config.c). */
+struct config_option_info {
+	const char *section;   /* "milter", "directory" or "domain" */
+	const char *key;
+	const char *default_value; /* as written in the file; "" for none */
+};
+size_t config_options(const struct config_option_info **out);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * log.h - syslog (ident "nsmilter"), and stderr as well in the foreground.
+ */
+#ifndef NSMILTER_LOG_H
+#define NSMILTER_LOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+
+void log_open(int facility, bool to_stderr);
+void log_set_level(int level);   /* enum cfg_log_level */
+void log_msg(int priority, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_err(...)     log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...)    log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)   log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

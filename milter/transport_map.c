@@ -1,0 +1,66 @@
+/*
+ * transport_map.c - answers for the MTA's transport lookups (socketmap).
+ *
+ * The same decision as at RCPT time: a foreign recipient gets its
+ * directory's transport (or the domain's fallback_transport), everything
+ * else NOTFOUND so the MTA's own tables apply, and a directory failure TEMP
+ * so the MTA defers instead of delivering to the wrong place.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "runtime.h"
+#include "transport_map.h"
+
+char *
+transport_map_reply(const struct decision *d, bool observe)
+{
+	char *s = NULL;
+
+	if (observe)
+		return strdup("NOTFOUND ");
+	switch (d->action) {
+	case DECISION_ROUTE:
+		if (d->transport != NULL &&
+		    asprintf(&s, "OK %s", d->transport) >= 0)
+			return s;
+		return strdup("NOTFOUND ");
+	case DECISION_TEMPFAIL:
+		if (asprintf(&s, "TEMP %s", d->error ? d->error :
+		    "directory unavailable") >= 0)
+			return s;
+		return NULL;
+	default:
+		return strdup("NOTFOUND ");
+	}
+}
+
+char *
+transport_map_lookup(void *ctx, const char *map, const char *key)
+{
+	struct runtime *rt;
+	struct resolver_call call;
+	struct decide_input in = { .rcpt = key, .client_addr = NULL };
+	struct decision d;
+	char *res;
+	bool observe;
+
+	(void)ctx;
+	if (strcmp(map, "transport") != 0) {
+		if (asprintf(&res, "PERM unknown map name: %s", map) < 0)
+			return NULL;
+		return res;
+	}
+	if ((rt = runtime_acquire()) == NULL)
+		return strdup("TEMP no configuration");
+	call = (struct resolver_call){ .resolver = rt->resolver };
+	decide_recipient(rt->cfg, &in, resolver_lookup, &call, &d);
+	observe = config_domain_mode(rt->cfg, d.domain) == CFG_MODE_OBSERVE;
+	res = transport_map_reply(&d, observe);
+	log_debug("socketmap: %s %s -> %s", map, key, res ? res : "TEMP");
+	decision_free(&d);
+	runtime_release(rt);
+	return res;
+}
