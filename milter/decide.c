@@ -165,6 +165,8 @@ scan_answers(const struct domain_config *dom, struct dir_answer *answers,
 				return SCAN_NOMEM;
 			break;
 		case DIR_ERROR:
+			if (res == SCAN_FOUND)
+				break;	/* after the winner: irrelevant */
 			if (list_append(&out->error, name,
 			    answers[i].error ? answers[i].error : "error") < 0)
 				return SCAN_NOMEM;
