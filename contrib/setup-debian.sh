@@ -20,7 +20,7 @@ apt-get install -y -q --no-install-recommends \
 	build-essential cmake pkg-config clang libclang-rt-14-dev \
 	libmilter-dev libldap-dev libiniparser-dev libcmocka-dev \
 	slapd ldap-utils postfix postfix-ldap swaks m4 gnutls-bin \
-	iproute2 util-linux procps ca-certificates
+	iproute2 util-linux procps ca-certificates openssl python3
 # Postfix and slapd are started by the tests, never as system services.
 for svc in postfix slapd; do
 	if command -v systemctl >/dev/null 2>&1; then

@@ -72,6 +72,7 @@ A.Smith@corp.example|A.Smith@corp.example accept directory=hq
 carol@corp.example|carol@corp.example route to=carol@other.example directory=hq target=yes
 dave@corp.example|dave@corp.example route to=dave@partner.example directory=hq target=yes
 grace@corp.example|grace@corp.example route to=grace@elsewhere.example directory=hq target=yes
+oscar@corp.example|oscar@corp.example accept directory=hq
 bob@corp.example|bob@corp.example route to=bob@legacy.corp.example directory=legacy
 robert@corp.example|robert@corp.example route to=robert@legacy.corp.example directory=legacy
 henry@corp.example|henry@corp.example route to=henry@mbox.legacy.example directory=legacy target=yes
