@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "runtime.h"
@@ -44,7 +45,9 @@ transport_map_lookup(void *ctx, const char *map, const char *key)
 	struct resolver_call call;
 	struct decide_input in = { .rcpt = key, .client_addr = NULL };
 	struct decision d;
-	char *res;
+	struct timespec t0, t1;
+	char *res, *fields;
+	const char *cache;
 	bool observe;
 
 	(void)ctx;
@@ -56,10 +59,22 @@ transport_map_lookup(void *ctx, const char *map, const char *key)
 	if ((rt = runtime_acquire()) == NULL)
 		return strdup("TEMP no configuration");
 	call = (struct resolver_call){ .resolver = rt->resolver };
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	decide_recipient(rt->cfg, &in, resolver_lookup, &call, &d);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	observe = config_domain_mode(rt->cfg, d.domain) == CFG_MODE_OBSERVE;
 	res = transport_map_reply(&d, observe);
-	log_debug("socketmap: %s %s -> %s", map, key, res ? res : "TEMP");
+	/* Same fields as the RCPT log line, so one grep finds both. */
+	fields = decision_format_log(&d);
+	cache = resolver_call_cache(&call);
+	log_info("socketmap: rcpt=<%s> action=%s reply=\"%s\" ms=%.1f%s%s%s",
+	    d.address ? d.address : key, fields ? fields : "?",
+	    res ? res : "TEMP internal error",
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+	    observe ? " mode=observe" : "", cache ? " cache=" : "",
+	    cache ? cache : "");
+	free(fields);
 	decision_free(&d);
 	runtime_release(rt);
 	return res;
