@@ -1,0 +1,430 @@
+# t/lib/postfix.sh - a private Postfix instance and an SMTP client for tests.
+#
+# Source t/lib/common.sh first.  Nothing here reads or writes /etc/postfix or
+# the system queue: every instance has its own config_directory, queue and
+# data directory under $T_DIR/postfix-NAME/, listens on 127.0.0.1 only and
+# logs to $T_DIR/postfix-NAME/maillog.
+#
+# How the private instance runs (checked on Debian 12, Postfix 3.7, as root):
+# - "postfix -c DIR start" works without registering DIR anywhere:
+#   alternate_config_directories in the default main.cf only matters to the
+#   set-gid commands (postdrop, postqueue) run by non-root users, and tests
+#   run as root.  /etc/postfix/main.cf may even be absent.
+# - queue_directory must be outside config_directory, data_directory must
+#   belong to postfix; "postfix start" creates the queue subdirectories
+#   (post-install create-missing).
+# - every service runs with chroot = n, so no copies of /etc files are needed.
+# - maillog_file needs the postlog service in master.cf and a
+#   maillog_file_prefixes entry covering the file.
+#
+# main.cf is: the test-only settings below, then contrib/postfix/main.cf.snippet
+# (the file operators copy) with its placeholders substituted, then the extra
+# lines given to postfix_start (later lines override earlier ones in main.cf).
+# The transport map is contrib/postfix/transport, substituted the same way,
+# plus $PF_EXTRA_TRANSPORT; master.cf is the test's services plus
+# contrib/postfix/master.cf.snippet (the optional "nsforeign" transport, with
+# contrib/postfix/generic), every service switched to chroot n.
+#
+#   postfix_start NAME SMTPD-PORT MILTER-SOCKET [main.cf line...]
+#       needs PF_LOCAL_SINK_PORT and PF_FOREIGN_SINK_PORT (the smtp-sink ports
+#       of the local and the foreign mail system).  MILTER-SOCKET is either
+#       Postfix's form (unix:PATH, inet:HOST:PORT) or nsmilter's
+#       (inet:PORT@HOST); empty means no milter.
+#       Optional: PF_EXTRA_TRANSPORT (transport lines), PF_ROUTING_DOMAINS
+#       (default legacy.corp.example), PF_FOREIGN_TRANSPORT (the transport
+#       of legacy.corp.example: smtp, or nsforeign to restore corp.example).
+#   postfix_stop NAME
+#   postfix_dir NAME                   the instance's base directory
+#   postfix_flush NAME [SECONDS]       flush the queue and wait until it is
+#                                      empty (default 30 s); 1 if it is not
+#   postfix_queue NAME                 "postqueue -p" output
+#   postfix_queue_count NAME           number of messages in the queue
+#   postfix_log NAME                   the maillog
+#
+# SMTP client (bash /dev/tcp; swaks 20201014 cannot send RCPT parameters such
+# as NOTIFY=, and a test must be able to keep a session open across a HUP):
+#   smtp_open PORT                     connect, read the greeting, EHLO
+#   smtp_cmd LINE                      send LINE, read the reply into
+#                                      SMTP_REPLY (last line) / SMTP_CODE,
+#                                      and print "LINE => REPLY"
+#   smtp_data [SUBJECT]                DATA + a small message + "."
+#   smtp_close                         QUIT and close
+#   smtp_send PORT FROM RCPT...        a whole transaction; RCPT may carry
+#                                      ESMTP arguments: "bob@x NOTIFY=SUCCESS".
+#                                      Prints one "CMD => REPLY" line per
+#                                      command; DATA only if a RCPT got 2xx.
+#   smtp_send_from SRC-IP PORT FROM RCPT...
+#                                      the same from another loopback address
+#                                      (swaks --local-interface), no RCPT args
+#   smtp_reply_of OUTPUT ADDRESS       the reply to "RCPT TO:<ADDRESS>"
+#   smtp_queue_id OUTPUT               the queue id of "250 ... queued as ID"
+#   SMTP_SUBJECT                       subject used by smtp_send (default "test")
+#
+# The standard scene (two slapd, two sinks) is at the end: scene_*.
+
+PF_SHARED_DOMAIN=corp.example
+: "${PF_ROUTING_DOMAINS:=legacy.corp.example}"
+: "${PF_EXTRA_TRANSPORT:=}"
+: "${PF_FOREIGN_TRANSPORT:=smtp}"
+: "${PF_HELO:=client.test.example}"
+
+postfix_dir() { echo "$T_DIR/postfix-$1"; }
+
+# _pf_milter_addr SOCKET: nsmilter's socket spec in Postfix's form.
+_pf_milter_addr() {
+	case $1 in
+	inet:*@*) local s=${1#inet:}; echo "inet:${s#*@}:${s%@*}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# _pf_subst FILE: the contrib file with every @PLACEHOLDER@ replaced.
+_pf_subst() {
+	sed -e "s|@SHARED_DOMAIN@|$PF_SHARED_DOMAIN|g" \
+		-e "s|@ROUTING_DOMAINS@|$PF_ROUTING_DOMAINS|g" \
+		-e "s|@CONFIG_DIRECTORY@|$_PF_ETC|g" \
+		-e "s|@MILTER_SOCKET@|$_PF_MILTER|g" \
+		-e "s|@LOCAL_HOST@|127.0.0.1|g" \
+		-e "s|@LOCAL_PORT@|$PF_LOCAL_SINK_PORT|g" \
+		-e "s|@FOREIGN_DOMAIN@|legacy.corp.example|g" \
+		-e "s|@FOREIGN_HOST@|127.0.0.1|g" \
+		-e "s|@FOREIGN_PORT@|$PF_FOREIGN_SINK_PORT|g" \
+		-e "s|@FOREIGN_TRANSPORT@|$PF_FOREIGN_TRANSPORT|g" "$1"
+}
+
+postfix_start() {
+	local name=$1 port=$2 milter=${3:-} base etc line
+	shift 3 || shift $#
+	base=$(postfix_dir "$name")
+	etc=$base/etc
+	_PF_ETC=$etc
+	_PF_MILTER=$(_pf_milter_addr "$milter")
+	mkdir -p "$etc" "$base/spool" "$base/data"
+	chown postfix:postfix "$base/data"
+	: "${PF_LOCAL_SINK_PORT:?postfix_start: set PF_LOCAL_SINK_PORT}"
+	: "${PF_FOREIGN_SINK_PORT:?postfix_start: set PF_FOREIGN_SINK_PORT}"
+
+	{
+		cat <<EOF
+# private test instance "$name" (t/lib/postfix.sh) - not for production
+compatibility_level = 3.6
+config_directory = $etc
+queue_directory = $base/spool
+data_directory = $base/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.$name.test.example
+mydomain = test.example
+myorigin = \$myhostname
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtp_dns_support_level = disabled
+smtpd_client_restrictions =
+smtpd_helo_restrictions =
+smtpd_sender_restrictions =
+smtpd_peername_lookup = no
+biff = no
+maillog_file = $base/maillog
+maillog_file_prefixes = $T_DIR
+# fast retries, short timeouts: a test waits for delivery
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+smtp_connect_timeout = 5s
+bounce_queue_lifetime = 1h
+maximal_queue_lifetime = 1h
+delay_warning_time = 0
+in_flow_delay = 0
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 100
+smtpd_hard_error_limit = 200
+smtpd_junk_command_limit = 1000
+anvil_rate_time_unit = 60s
+smtpd_client_connection_rate_limit = 0
+smtpd_recipient_limit = 1000
+EOF
+		echo
+		echo "# ---- contrib/postfix/main.cf.snippet ----"
+		_pf_subst "$NSMILTER_SRCDIR/contrib/postfix/main.cf.snippet"
+		if [ -z "$milter" ]; then
+			echo "# no milter for this instance"
+			echo "smtpd_milters ="
+		fi
+		if [ $# -gt 0 ]; then
+			echo
+			echo "# ---- test extras ----"
+			for line in "$@"; do echo "$line"; done
+		fi
+	} >"$etc/main.cf"
+
+	cat >"$etc/master.cf" <<EOF
+# private test instance: loopback smtpd, chroot n everywhere
+127.0.0.1:$port inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+	{
+		echo "# ---- contrib/postfix/master.cf.snippet ----"
+		_pf_subst "$NSMILTER_SRCDIR/contrib/postfix/master.cf.snippet"
+	} >>"$etc/master.cf"
+	# The snippet keeps Debian's chroot default for operators; not here.
+	# (No spaces around "=": postconf -F would match nothing.)
+	postconf -c "$etc" -F '*/*/chroot=n' || return 1
+	_pf_subst "$NSMILTER_SRCDIR/contrib/postfix/generic" >"$etc/generic"
+	postmap -c "$etc" "hash:$etc/generic" || return 1
+
+	{
+		_pf_subst "$NSMILTER_SRCDIR/contrib/postfix/transport"
+		[ -n "$PF_EXTRA_TRANSPORT" ] && printf '%s\n' "$PF_EXTRA_TRANSPORT"
+	} >"$etc/transport"
+	postmap -c "$etc" "hash:$etc/transport" || return 1
+
+	at_exit postfix_stop "$name"
+	echo "$port" >"$base/port"
+	if ! postfix -c "$etc" start >"$base/start.log" 2>&1; then
+		echo "postfix_start: postfix -c $etc start failed:" >&2
+		cat "$base/start.log" >&2
+		return 1
+	fi
+	if ! wait_port "$port"; then
+		echo "postfix_start: smtpd not listening on 127.0.0.1:$port" >&2
+		cat "$base/start.log" "$base/maillog" >&2 2>/dev/null
+		return 1
+	fi
+}
+
+postfix_stop() {
+	local base
+	base=$(postfix_dir "$1")
+	[ -f "$base/etc/main.cf" ] || return 0
+	postfix -c "$base/etc" stop >/dev/null 2>&1 || true
+	[ -f "$base/port" ] && wait_port_closed "$(cat "$base/port")"
+	# master exits after its children; wait for its lock to be released
+	WAIT_SECONDS=10 wait_for bash -c "! postfix -c '$base/etc' status" || true
+}
+
+postfix_queue() { postqueue -c "$(postfix_dir "$1")/etc" -p 2>&1; }
+
+postfix_queue_count() {
+	postfix_queue "$1" | grep -cE '^[0-9A-F]{6,}[*!]? ' || true
+}
+
+postfix_queue_empty() { postfix_queue "$1" | grep -q 'Mail queue is empty'; }
+
+# postfix_flush NAME [SECONDS]: deliver what is queued, wait for an empty queue.
+postfix_flush() {
+	local etc i max=$(( ${2:-30} * 10 ))
+	etc=$(postfix_dir "$1")/etc
+	postqueue -c "$etc" -f >/dev/null 2>&1 || true
+	for ((i = 0; i < max; i++)); do
+		postfix_queue_empty "$1" && return 0
+		# deferred mail is retried after a flush only: keep nudging
+		if ((i % 20 == 19)); then postqueue -c "$etc" -f >/dev/null 2>&1 || true; fi
+		sleep 0.1
+	done
+	echo "postfix_flush: queue of $1 not empty after ${2:-30} s:" >&2
+	postfix_queue "$1" | sed 's/^/#   /' >&2
+	return 1
+}
+
+postfix_log() { cat "$(postfix_dir "$1")/maillog" 2>/dev/null; }
+
+# ---- SMTP client ----------------------------------------------------------
+
+SMTP_FD=
+SMTP_REPLY=
+SMTP_CODE=
+
+# _smtp_read: read one (multi-line) reply; SMTP_REPLY = last line.
+_smtp_read() {
+	local line
+	SMTP_REPLY=
+	SMTP_CODE=
+	while IFS= read -r -t "${SMTP_TIMEOUT:-60}" -u "$SMTP_FD" line; do
+		line=${line%$'\r'}
+		SMTP_REPLY=$line
+		case $line in
+		[0-9][0-9][0-9]-*) continue ;;
+		esac
+		SMTP_CODE=${line:0:3}
+		return 0
+	done
+	SMTP_REPLY="(connection closed or timed out)"
+	SMTP_CODE=000
+	return 1
+}
+
+# smtp_open PORT [HELO]
+smtp_open() {
+	exec {SMTP_FD}<>"/dev/tcp/127.0.0.1/$1" || return 1
+	_smtp_read
+	echo "CONNECT => $SMTP_REPLY"
+	smtp_cmd "EHLO ${2:-$PF_HELO}"
+}
+
+# _smtp_write TEXT...: one line each, CRLF; in a subshell so that a
+# connection closed by the server (SIGPIPE) cannot kill the test.
+_smtp_write() {
+	(printf '%s\r\n' "$@" 1>&"$SMTP_FD") 2>/dev/null
+}
+
+# smtp_cmd LINE
+smtp_cmd() {
+	_smtp_write "$1"
+	_smtp_read
+	echo "$1 => $SMTP_REPLY"
+}
+
+# smtp_data [SUBJECT]
+smtp_data() {
+	smtp_cmd "DATA"
+	[ "$SMTP_CODE" = 354 ] || return 1
+	_smtp_write "From: <sender@example.net>" "To: <recipients@corp.example>" \
+		"Subject: ${1:-test}" "Message-ID: <$RANDOM.$RANDOM.$$@client.test.example>" \
+		"" "nsmilter test message: ${1:-test}" "."
+	_smtp_read
+	echo ". => $SMTP_REPLY"
+}
+
+smtp_close() {
+	[ -n "$SMTP_FD" ] || return 0
+	smtp_cmd "QUIT" >/dev/null
+	exec {SMTP_FD}>&-
+	SMTP_FD=
+}
+
+# smtp_send PORT FROM RCPT...: one message; prints "CMD => REPLY" lines.
+smtp_send() {
+	local port=$1 from=$2 r addr args ok=0
+	shift 2
+	smtp_open "$port" || { echo "CONNECT => (refused)"; return 1; }
+	smtp_cmd "MAIL FROM:<$from>"
+	if [ "${SMTP_CODE:0:1}" = 2 ]; then
+		for r in "$@"; do
+			addr=${r%% *}
+			args=
+			[ "$addr" != "$r" ] && args=" ${r#* }"
+			smtp_cmd "RCPT TO:<$addr>$args"
+			[ "${SMTP_CODE:0:1}" = 2 ] && ok=1
+		done
+		if [ "$ok" = 1 ]; then
+			smtp_data "${SMTP_SUBJECT:-test}"
+		fi
+	fi
+	smtp_close
+}
+
+# smtp_reply_of OUTPUT ADDRESS: the reply line to "RCPT TO:<ADDRESS>..."
+smtp_reply_of() {
+	printf '%s\n' "$1" | grep -F "RCPT TO:<$2>" | sed 's/.* => //' | head -1
+}
+# smtp_queue_id OUTPUT: the queue id from "250 2.0.0 Ok: queued as ID"
+smtp_queue_id() {
+	printf '%s\n' "$1" | sed -n 's/^\. => 250 .*queued as \([0-9A-Za-z]*\).*/\1/p'
+}
+
+# ---- the standard scene ---------------------------------------------------
+# Two directories (t/lib/slapd.sh, t/fixtures/ldap/): "hq" (this site's
+# mailboxes, AD-like) and "legacy" (the other system, route =
+# legacy.corp.example); two smtp-sinks: "local" (this site's mailbox system,
+# transport corp.example) and "foreign" (the legacy system, transport
+# legacy.corp.example).
+#
+#   scene_backends         start both slapd and both sinks; sets HQ_PORT,
+#                          LEGACY_PORT, PF_LOCAL_SINK_PORT, PF_FOREIGN_SINK_PORT
+#   scene_directories [line...]
+#                          print [directory hq] and [directory legacy] for the
+#                          ini; the lines are added to [directory legacy]
+#   scene_domain [line...] print [domain corp.example] (internal-relay,
+#                          directories = hq, legacy) plus the lines
+
+: "${SLAPD_LIB:=$NSMILTER_SRCDIR/t/lib/slapd.sh}"
+
+scene_backends() {
+	# shellcheck source=/dev/null
+	. "$SLAPD_LIB" || return 1
+	HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || return 1
+	LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || return 1
+	PF_LOCAL_SINK_PORT=$(free_port) && sink_start local "$PF_LOCAL_SINK_PORT" || return 1
+	PF_FOREIGN_SINK_PORT=$(free_port) && sink_start foreign "$PF_FOREIGN_SINK_PORT" || return 1
+}
+
+scene_directories() {
+	# hq.ldif: reading needs the service account; legacy is anonymous.
+	printf '%s\n' 'hq-Secret-42' >"$T_DIR/hq.secret"
+	chmod 600 "$T_DIR/hq.secret"
+	cat <<EOF
+[directory hq]
+uri = ldap://127.0.0.1:$HQ_PORT
+bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
+bind_password_file = $T_DIR/hq.secret
+base = DC=corp,DC=example
+filter = (|(mail=%s)(proxyAddresses=smtp:%s))
+target_attribute = targetAddress
+timeout = 2s
+
+[directory legacy]
+uri = ldap://127.0.0.1:$LEGACY_PORT
+base = ou=people,dc=legacy,dc=example
+filter = (|(mail=%s)(mailLocalAddress=%s))
+target_attribute = mailRoutingAddress
+route = legacy.corp.example
+timeout = 2s
+EOF
+	local line
+	for line in "$@"; do echo "$line"; done
+	echo
+}
+
+scene_domain() {
+	cat <<EOF
+[domain corp.example]
+type = internal-relay
+directories = hq, legacy
+EOF
+	local line
+	for line in "$@"; do echo "$line"; done
+	echo
+}
+
+# smtp_send_from SOURCE-IP PORT FROM RCPT...: like smtp_send, but connecting
+# from another loopback address (127.0.0.2 plays a foreign mail system
+# sending back, for the loop guard).  Uses swaks --local-interface; no ESMTP
+# arguments on RCPT.  Same "CMD => REPLY" output.
+smtp_send_from() {
+	local src=$1 port=$2 from=$3 to
+	shift 3
+	to=$(IFS=,; echo "$*")
+	swaks --server "127.0.0.1:$port" --local-interface "$src" --helo "$PF_HELO" \
+		--from "$from" --to "$to" --header "Subject: ${SMTP_SUBJECT:-test}" \
+		--timeout 60 2>&1 |
+		awk '/^ (->|\*\*) / { c = $0; sub(/^ (->|\*\*) +/, "", c); next }
+		     /^<(-|\*\*) +[0-9][0-9][0-9]( |$)/ {
+			r = $0; sub(/^<(-|\*\*) +/, "", r)
+			if (c == "") c = "CONNECT"
+			print c " => " r; c = "" }'
+}
