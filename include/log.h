@@ -12,6 +12,13 @@ void log_set_level(int level);   /* enum cfg_log_level */
 void log_msg(int priority, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * A copy of S safe for one log line: control characters and backslashes
+ * as \xNN, so a hostile recipient cannot forge or split log lines.
+ * Returns NULL only when out of memory.
+ */
+char *log_escape(const char *s);
+
 #define log_err(...)     log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_info(...)    log_msg(LOG_INFO, __VA_ARGS__)

@@ -53,3 +53,24 @@ log_msg(int priority, const char *fmt, ...)
 		va_end(ap);
 	}
 }
+
+char *
+log_escape(const char *s)
+{
+	size_t n = 0;
+	char *out, *o;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		n += (*p < 0x20 || *p == 0x7f || *p == '\\') ? 4 : 1;
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	return out;
+}

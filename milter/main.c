@@ -86,6 +86,9 @@ main(int argc, char **argv)
 		    &errs);
 
 		if (rt == NULL) {
+			if (errs.n == 0)
+				fprintf(stderr, "%s: cannot set up the "
+				    "directories\n", opt.config_path);
 			print_errors(&errs);
 			config_errors_free(&errs);
 			return EX_CONFIG;

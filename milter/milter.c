@@ -155,14 +155,16 @@ log_decision(SMFICTX *ctx, struct conn *c, const struct decision *d,
 {
 	const char *qid = smfi_getsymval(ctx, "i");
 	char *fields = decision_format_log(d);
+	char *rcpt = log_escape(d->address ? d->address : "");
 
 	log_info("%s%srcpt=<%s> action=%s%s ms=%.1f%s%s conn=%lu",
 	    qid && *qid ? qid : "", qid && *qid ? ": " : "",
-	    d->address ? d->address : "",
+	    rcpt ? rcpt : "?",
 	    fields ? fields : decision_action_name(d->action),
 	    observe ? " mode=observe" : "", ms,
 	    cache ? " cache=" : "", cache ? cache : "", c->id);
 	free(fields);
+	free(rcpt);
 }
 
 static sfsistat
@@ -257,11 +259,15 @@ nsm_envrcpt(SMFICTX *ctx, char **argv)
 	if (cfg->milter.max_unknown > 0 &&
 	    c->unknowns >= cfg->milter.max_unknown) {
 		const char *qid = smfi_getsymval(ctx, "i");
+		char *raw = log_escape(argv[0]);
+
 		observe = cfg->milter.mode == CFG_MODE_OBSERVE;
 		log_info("%s%srcpt=%s action=tempfail code=451 dsn=4.7.1 "
 		    "reason=harvest unknowns=%u%s conn=%lu",
-		    qid && *qid ? qid : "", qid && *qid ? ": " : "", argv[0],
-		    c->unknowns, observe ? " mode=observe" : "", c->id);
+		    qid && *qid ? qid : "", qid && *qid ? ": " : "",
+		    raw ? raw : "?", c->unknowns,
+		    observe ? " mode=observe" : "", c->id);
+		free(raw);
 		if (!observe) {
 			char *r = unbracket(argv[0]), *text = NULL;
 			if (r == NULL || asprintf(&text, "<%s>: %s", r,

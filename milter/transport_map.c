@@ -46,7 +46,7 @@ transport_map_lookup(void *ctx, const char *map, const char *key)
 	struct decide_input in = { .rcpt = key, .client_addr = NULL };
 	struct decision d;
 	struct timespec t0, t1;
-	char *res, *fields;
+	char *res, *fields, *rcpt;
 	const char *cache;
 	bool observe;
 
@@ -67,14 +67,16 @@ transport_map_lookup(void *ctx, const char *map, const char *key)
 	/* Same fields as the RCPT log line, so one grep finds both. */
 	fields = decision_format_log(&d);
 	cache = resolver_call_cache(&call);
+	rcpt = log_escape(d.address ? d.address : key);
 	log_info("socketmap: rcpt=<%s> action=%s reply=\"%s\" ms=%.1f%s%s%s",
-	    d.address ? d.address : key, fields ? fields : "?",
+	    rcpt ? rcpt : "?", fields ? fields : "?",
 	    res ? res : "TEMP internal error",
 	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
 	    observe ? " mode=observe" : "", cache ? " cache=" : "",
 	    cache ? cache : "");
 	free(fields);
+	free(rcpt);
 	decision_free(&d);
 	runtime_release(rt);
 	return res;
