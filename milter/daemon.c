@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -109,21 +110,42 @@ write_pidfile(const char *path)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/*
+ * Go to the background before any thread exists (threads do not survive
+ * fork): the parent waits on a pipe until the child is ready or has failed,
+ * and exits with the child's status, so "nsmilter" without -f still reports
+ * a bad socket or user.  Returns the write end for background_ready(), or
+ * -1 on failure.
+ */
 static int
-background(void)
+background_start(void)
 {
-	pid_t pid = fork();
-	int fd;
+	int p[2], fd;
+	pid_t pid;
+	char b;
 
-	if (pid < 0) {
-		log_err("fork: %s", strerror(errno));
+	if (pipe(p) != 0 || (pid = fork()) < 0) {
+		log_err("cannot go to the background: %s", strerror(errno));
 		return -1;
 	}
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		ssize_t n;
+		int st;
+
+		close(p[1]);
+		while ((n = read(p[0], &b, 1)) < 0 && errno == EINTR)
+			;
+		if (n == 1)
+			_exit(0);	/* the daemon is up */
+		/* It exited before it was ready: pass its status on. */
+		if (waitpid(pid, &st, 0) == pid)
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : EX_SOFTWARE);
+		_exit(EX_SOFTWARE);
+	}
+	close(p[0]);
 	setsid();
 	if (chdir("/") != 0)
-		return -1;
+		log_warning("chdir /: %s", strerror(errno));
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
@@ -131,7 +153,18 @@ background(void)
 		if (fd > 2)
 			close(fd);
 	}
-	return 0;
+	return p[1];
+}
+
+/* Tell the waiting parent that the daemon is up. */
+static void
+background_ready(int fd)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, "", 1) < 0)
+		log_warning("cannot notify the parent: %s", strerror(errno));
+	close(fd);
 }
 
 static void
@@ -176,8 +209,11 @@ daemon_run(const struct daemon_options *opt)
 	struct sigaction sa;
 	int milter_status = MI_FAILURE, status = 0;
 	char *err = NULL, *pidfile = NULL;
+	int ready_fd = -1;
 
 	log_open(LOG_MAIL, opt->foreground);
+	if (!opt->foreground && (ready_fd = background_start()) < 0)
+		return EX_OSERR;
 	rt = runtime_load(opt->config_path, &ldapdir_ops, &errs);
 	if (rt == NULL) {
 		log_config_errors(&errs);
@@ -204,15 +240,13 @@ daemon_run(const struct daemon_options *opt)
 		sm = socketmap_start(cfg->milter.socketmap,
 		    cfg->milter.socket_mode, transport_map_lookup, NULL, &err);
 		if (sm == NULL) {
-			log_err("socketmap %s: %s", cfg->milter.socketmap,
-			    err ? err : "cannot start");
+			log_err("%s", err ? err : "socketmap: cannot start");
 			free(err);
 			runtime_shutdown();
 			return EX_UNAVAILABLE;
 		}
 	}
 	if (drop_privileges(opt->user ? opt->user : cfg->milter.user) != 0 ||
-	    (!opt->foreground && background() != 0) ||
 	    write_pidfile(cfg->milter.pidfile) != 0) {
 		if (sm != NULL)
 			socketmap_stop(sm);
@@ -249,6 +283,7 @@ daemon_run(const struct daemon_options *opt)
 	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
 	log_info("nsmilter %s listening on %s%s%s", NSMILTER_VERSION, spec,
 	    sm ? ", socketmap on " : "", sm ? cfg->milter.socketmap : "");
+	background_ready(ready_fd);
 	cfg = NULL;
 
 	for (;;) {

@@ -68,7 +68,9 @@ transport_map_lookup(void *ctx, const char *map, const char *key)
 	fields = decision_format_log(&d);
 	cache = resolver_call_cache(&call);
 	rcpt = log_escape(d.address ? d.address : key);
-	log_info("socketmap: rcpt=<%s> action=%s reply=\"%s\" ms=%.1f%s%s%s",
+	/* Postfix also asks for domain keys: keep those skips out of info. */
+	log_msg(d.action == DECISION_SKIP ? LOG_DEBUG : LOG_INFO,
+	    "socketmap: rcpt=<%s> action=%s reply=\"%s\" ms=%.1f%s%s%s",
 	    rcpt ? rcpt : "?", fields ? fields : "?",
 	    res ? res : "TEMP internal error",
 	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
