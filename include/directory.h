@@ -10,6 +10,7 @@
 #define NSMILTER_DIRECTORY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct directory_config;
 
@@ -30,6 +31,15 @@ void dir_answer_clear(struct dir_answer *a);
 
 struct directory;
 
+/*
+ * One asynchronous lookup in progress.  Backends embed it first in their
+ * own operation object and set both fields in start().
+ */
+struct dir_op {
+	struct directory *dir;
+	uint64_t deadline_ms;  /* CLOCK_MONOTONIC ms: abandon it then */
+};
+
 struct directory_ops {
 	const char *kind;
 	/* Create the runtime state for CFG (no network I/O required yet). */
@@ -42,6 +52,29 @@ struct directory_ops {
 	void (*lookup)(struct directory *d, const char *address,
 	    struct dir_answer *out);
 	void (*close)(struct directory *d);
+
+	/*
+	 * Optional asynchronous lookup (all four or none), so that one thread
+	 * can ask several directories at once (resolver.c).  Thread-safe like
+	 * lookup.
+	 *
+	 * start: send the query for ADDRESS.  Returns the operation, or NULL
+	 * when OUT was answered at once (no connection could be made, every
+	 * server is held down, ...).  May block while a connection is set up
+	 * (bounded by the timeout), never while waiting for the answer.
+	 * fd: the descriptor to poll() for POLLIN, or -1 (poll again after a
+	 * short sleep).
+	 * poll: collect the answer without blocking.  1: done, OUT filled and
+	 * OP freed; 0: not yet (its deadline_ms may have moved, e.g. when a
+	 * stale connection was reopened and the query sent again).
+	 * abandon: give up (the deadline passed): OUT becomes DIR_ERROR,
+	 * OP is freed.
+	 */
+	struct dir_op *(*start)(struct directory *d, const char *address,
+	    struct dir_answer *out);
+	int (*fd)(struct dir_op *op);
+	int (*poll)(struct dir_op *op, struct dir_answer *out);
+	void (*abandon)(struct dir_op *op, struct dir_answer *out);
 };
 
 /* Every directory object starts with this header. */
@@ -58,5 +91,16 @@ struct directory *directory_open(const struct directory_ops *ops,
 void directory_lookup(struct directory *d, const char *address,
     struct dir_answer *out);
 void directory_close(struct directory *d);
+
+/*
+ * The asynchronous lookup through D's ops.  directory_start falls back to
+ * directory_lookup (and returns NULL, OUT answered) for a backend without
+ * asynchronous operations.  OUT: as for directory_lookup.
+ */
+struct dir_op *directory_start(struct directory *d, const char *address,
+    struct dir_answer *out);
+int directory_op_fd(struct dir_op *op);
+int directory_op_poll(struct dir_op *op, struct dir_answer *out);
+void directory_op_abandon(struct dir_op *op, struct dir_answer *out);
 
 #endif

@@ -58,6 +58,72 @@ directory_lookup(struct directory *d, const char *address,
 	}
 }
 
+static void
+answer_reset(struct dir_answer *out)
+{
+	out->status = DIR_ERROR;
+	out->target = NULL;
+	out->error = NULL;
+	out->cached = 0;
+}
+
+/* A finished answer keeps a target only when found. */
+static void
+answer_done(struct dir_answer *out)
+{
+	if (out->status != DIR_FOUND) {
+		free(out->target);
+		out->target = NULL;
+	}
+}
+
+static int
+has_async(const struct directory *d)
+{
+	const struct directory_ops *o = d->ops;
+
+	return o->start != NULL && o->fd != NULL && o->poll != NULL &&
+	    o->abandon != NULL;
+}
+
+struct dir_op *
+directory_start(struct directory *d, const char *address,
+    struct dir_answer *out)
+{
+	struct dir_op *op;
+
+	if (d == NULL || d->ops == NULL || !has_async(d)) {
+		directory_lookup(d, address, out);
+		return NULL;
+	}
+	answer_reset(out);
+	if ((op = d->ops->start(d, address, out)) == NULL)
+		answer_done(out);
+	return op;
+}
+
+int
+directory_op_fd(struct dir_op *op)
+{
+	return op->dir->ops->fd(op);
+}
+
+int
+directory_op_poll(struct dir_op *op, struct dir_answer *out)
+{
+	if (op->dir->ops->poll(op, out) == 0)
+		return 0;
+	answer_done(out);
+	return 1;
+}
+
+void
+directory_op_abandon(struct dir_op *op, struct dir_answer *out)
+{
+	op->dir->ops->abandon(op, out);
+	answer_done(out);
+}
+
 void
 directory_close(struct directory *d)
 {

@@ -5,8 +5,14 @@
  * Every network step is bounded by the directory's timeout: connecting to
  * one server, TLS handshake included (LDAP_OPT_NETWORK_TIMEOUT), StartTLS
  * and bind (LDAP_OPT_TIMEOUT for synchronous operations), and the search
- * (its own timeout).  The URIs are tried in order, each with that timeout.  A server that accepts the TCP connection but
- * never answers (stopped, overloaded) gives LDAP_TIMEOUT, never a hang.
+ * (its caller waits at most that long for the answer).  A server that
+ * accepts the TCP connection but never answers (stopped, overloaded) gives
+ * LDAP_TIMEOUT, never a hang.  Which server of the URI list to open, and
+ * which to skip because it is held down, is decided by ldapdir.c.
+ *
+ * The search is split into send (ldapconn_search_send) and collect
+ * (ldapconn_search_wait), so that the asynchronous lookups (several
+ * directories asked at once) and the synchronous one share the parsing.
  */
 #include <errno.h>
 #include <poll.h>
@@ -164,17 +170,23 @@ wait_connected(LDAP *ld, const struct ldapdir_params *p)
 	return LDAP_SUCCESS;
 }
 
-/* Connect C to URI; see ldapconn_open. */
-static int
-open_one(struct ldapconn *c, const struct ldapdir_params *p, const char *uri,
-    char **err)
+int
+ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
+    size_t server, char **err)
 {
 	const struct directory_config *cfg = p->cfg;
 	LDAP *ld = NULL;
 	int rc;
 
 	*err = NULL;
-	rc = ldap_initialize(&ld, uri);
+	c->ld = NULL;
+	c->uses = 0;
+	c->server = server;
+	if (server >= cfg->uri.n) {
+		*err = strdup(ldap_err2string(LDAP_PARAM_ERROR));
+		return LDAP_PARAM_ERROR;
+	}
+	rc = ldap_initialize(&ld, cfg->uri.v[server]);
 	if (rc != LDAP_SUCCESS) {
 		*err = handle_error(NULL, rc);
 		return rc;
@@ -231,47 +243,16 @@ fail:
 
 /*
  * Whether a failure to open a connection to one server is worth trying
- * the next one for: it could not be reached, timed out or failed TLS.  A
- * refused bind would be refused by its replicas too.
+ * the next one for (and holding that server down): it could not be
+ * reached, timed out or failed TLS.  A refused bind would be refused by its
+ * replicas too.
  */
-static bool
-try_next(int rc)
+bool
+ldapconn_try_next(int rc)
 {
 	return rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ||
 	    rc == LDAP_CONNECT_ERROR || rc == LDAP_UNAVAILABLE ||
 	    rc == LDAP_BUSY;
-}
-
-/*
- * The URIs are tried in order here rather than by handing the whole list
- * to ldap_initialize: libldap fails over only within one connect and only
- * for plain connections, while TLS needs the asynchronous connect mode (see
- * set_options).  Trying them one by one also gives the pool a place to
- * remember which server answered.
- */
-int
-ldapconn_open(struct ldapconn *c, const struct ldapdir_params *p, char **err)
-{
-	const struct directory_config *cfg = p->cfg;
-	size_t i;
-	int rc = LDAP_PARAM_ERROR;
-
-	*err = NULL;
-	c->ld = NULL;
-	c->uses = 0;
-	for (i = 0; i < cfg->uri.n; i++) {
-		free(*err);
-		rc = open_one(c, p, cfg->uri.v[i], err);
-		if (rc == LDAP_SUCCESS) {
-			c->server = i;
-			return rc;
-		}
-		if (!try_next(rc))
-			break;
-	}
-	if (*err == NULL)
-		*err = strdup(ldap_err2string(rc));
-	return rc;
 }
 
 void
@@ -358,28 +339,34 @@ read_entry(LDAP *ld, LDAPMessage *e, const struct ldapdir_params *p,
 }
 
 int
-ldapconn_search(struct ldapconn *c, const struct ldapdir_params *p,
-    const char *filter, struct dir_answer *out, char **err)
+ldapconn_search_send(struct ldapconn *c, const struct ldapdir_params *p,
+    const char *filter, int *msgid, char **err)
 {
-	const struct directory_config *cfg = p->cfg;
-	LDAPMessage *res = NULL, *e;
-	struct timeval tv = p->tv;
 	char *attrs[2] = { p->attrs[0], NULL };
+	int rc;
+
+	*err = NULL;
+	*msgid = -1;
+	/* Size limit 2: one entry is the answer, a second one is logged. */
+	rc = ldap_search_ext(c->ld, p->cfg->base, p->scope, filter, attrs, 0,
+	    NULL, NULL, NULL, 2, msgid);
+	if (rc != LDAP_SUCCESS) {
+		*err = handle_error(c->ld, rc);
+		if (*err == NULL)
+			*err = strdup("out of memory");
+	}
+	return rc;
+}
+
+/* Fill OUT from the complete answer RES; see ldapconn_search_wait. */
+static int
+parse_answer(struct ldapconn *c, const struct ldapdir_params *p,
+    LDAPMessage *res, struct dir_answer *out, char **err)
+{
+	LDAPMessage *e;
 	char *diag = NULL;
 	int rc, result;
 
-	*err = NULL;
-	out->status = DIR_ERROR;
-	out->target = NULL;
-	rc = ldap_search_ext_s(c->ld, cfg->base, p->scope, filter, attrs,
-	    0, NULL, NULL, &tv, 2, &res);
-	if (res == NULL) {
-		/* Timed out or the connection failed: no result to parse. */
-		if (rc == LDAP_SUCCESS)
-			rc = LDAP_OTHER;
-		*err = handle_error(c->ld, rc);
-		goto done;
-	}
 	e = ldap_first_entry(c->ld, res);
 	/* The final result (a size limit with two entries is fine). */
 	rc = ldap_parse_result(c->ld, res, &result, NULL, &diag, NULL, NULL,
@@ -404,9 +391,55 @@ ldapconn_search(struct ldapconn *c, const struct ldapdir_params *p,
 done:
 	if (diag != NULL)
 		ldap_memfree(diag);
+	return rc;
+}
+
+int
+ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
+    int msgid, const struct timeval *tv, struct dir_answer *out, char **err)
+{
+	LDAPMessage *res = NULL;
+	struct timeval t = *tv;
+	int rc, type;
+
+	*err = NULL;
+	out->status = DIR_ERROR;
+	out->target = NULL;
+	type = ldap_result(c->ld, msgid, LDAP_MSG_ALL, &t, &res);
+	if (type == 0)
+		return LDAP_TIMEOUT;   /* not yet: nothing to report */
+	if (type < 0 || res == NULL) {
+		/* The connection failed: no result to parse. */
+		rc = LDAP_OTHER;
+		ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE, &rc);
+		if (rc == LDAP_SUCCESS || rc == LDAP_TIMEOUT)
+			rc = LDAP_SERVER_DOWN;
+		*err = handle_error(c->ld, rc);
+	} else {
+		rc = parse_answer(c, p, res, out, err);
+	}
 	if (res != NULL)
 		ldap_msgfree(res);
 	if (out->status == DIR_ERROR && *err == NULL)
 		*err = strdup("out of memory");
 	return rc;
+}
+
+int
+ldapconn_fd(struct ldapconn *c)
+{
+	int fd = -1;
+
+	if (c->ld == NULL ||
+	    ldap_get_option(c->ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS)
+		return -1;
+	return fd;
+}
+
+void
+ldapconn_abandon(struct ldapconn *c, int msgid)
+{
+	if (c->ld != NULL && msgid >= 0)
+		ldap_abandon_ext(c->ld, msgid, NULL, NULL);
+	ldapconn_close(c);
 }

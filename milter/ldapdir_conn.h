@@ -1,9 +1,10 @@
 /*
  * ldapdir_conn.h - one connection of the LDAP backend (private to ldapdir*.c).
  *
- * A connection is a small struct around an LDAP handle.  It is used by one
- * thread at a time (the pool in ldapdir.c hands it out), so handle-wide
- * options and error codes are safe to use on it.
+ * A connection is a small struct around an LDAP handle, open to one server
+ * of the directory's URI list.  It is used by one thread at a time (the
+ * pool in ldapdir.c hands it out), so handle-wide options and error codes
+ * are safe to use on it.
  */
 #ifndef NSMILTER_LDAPDIR_CONN_H
 #define NSMILTER_LDAPDIR_CONN_H
@@ -33,24 +34,47 @@ struct ldapconn {
 };
 
 /*
- * Connect C to the first server of the URI list that answers (each tried
- * in order: connect, StartTLS, bind).  Returns LDAP_SUCCESS, or an LDAP error code with *ERR set to a new
- * message (ldap_err2string, plus the diagnostic when there is one); C is
- * then left unconnected.
+ * Connect C to server SERVER (index in cfg->uri): connect, StartTLS, bind,
+ * each bounded by the timeout.  Returns LDAP_SUCCESS (C->server set), or an
+ * LDAP error code with *ERR set to a new message (ldap_err2string, plus the
+ * diagnostic when there is one); C is then left unconnected.
  */
-int ldapconn_open(struct ldapconn *c, const struct ldapdir_params *p,
-    char **err);
+int ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
+    size_t server, char **err);
 
 /*
- * Search FILTER on connected C and put the answer in OUT: DIR_FOUND
- * (OUT->target set when the entry has a target attribute), DIR_NOTFOUND, or
- * DIR_ERROR with *ERR set to a new message.  Returns LDAP_SUCCESS when the
- * connection is still usable (the server answered, even with an error such
- * as "No such object"), else the LDAP error code (LDAP_SERVER_DOWN,
- * LDAP_TIMEOUT, ...): the caller must then close C.
+ * Whether failure RC (of ldapconn_open_one, or of a search on a
+ * connection) means the server is unreachable, hung or refusing service:
+ * worth trying the next URI for, and holding the server down.
  */
-int ldapconn_search(struct ldapconn *c, const struct ldapdir_params *p,
-    const char *filter, struct dir_answer *out, char **err);
+bool ldapconn_try_next(int rc);
+
+/*
+ * Send the search for FILTER on connected C; *MSGID is its message id.
+ * Returns LDAP_SUCCESS, or an LDAP error code with *ERR set to a new
+ * message: the caller must then close C.
+ */
+int ldapconn_search_send(struct ldapconn *c, const struct ldapdir_params *p,
+    const char *filter, int *msgid, char **err);
+
+/*
+ * Collect the answer to search MSGID on C, waiting at most TV (zero: only
+ * read what has arrived).  LDAP_TIMEOUT: no complete answer yet, OUT and
+ * *ERR untouched apart from OUT being DIR_ERROR.  Otherwise OUT is filled:
+ * DIR_FOUND (OUT->target set when the entry has a target attribute),
+ * DIR_NOTFOUND, or DIR_ERROR with *ERR set to a new message; the return is
+ * LDAP_SUCCESS when the connection is still usable (the server answered,
+ * even with an error such as "No such object"), else the LDAP error code
+ * (LDAP_SERVER_DOWN, ...): the caller must then close C.
+ */
+int ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
+    int msgid, const struct timeval *tv, struct dir_answer *out, char **err);
+
+/* The connection's socket (LDAP_OPT_DESC), for poll(); -1 if none. */
+int ldapconn_fd(struct ldapconn *c);
+
+/* Abandon search MSGID (a timeout) and close C. */
+void ldapconn_abandon(struct ldapconn *c, int msgid);
 
 /* Unbind and forget the handle; C can be opened again. */
 void ldapconn_close(struct ldapconn *c);
