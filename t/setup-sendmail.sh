@@ -63,9 +63,11 @@ done
 }
 ls ./*.deb > "$DIR.new.$$/.nsmilter-setup-done"
 rm -rf "$DIR"
-mkdir -p "$(dirname "$DIR")"
+# Sendmail checks the safety of every directory on the path to its files:
+# the directories made here are 0755.  Existing parents are left alone
+# (never chmod someone else's directory, /tmp least of all).
+mkdir -p -m 755 "$(dirname "$DIR")"
 mv "$DIR.new.$$" "$DIR"
-# Sendmail checks the safety of every directory on the path to its files.
-chmod 755 "$DIR" "$(dirname "$DIR")"
+chmod 755 "$DIR"
 echo "setup-sendmail: Sendmail unpacked in $DIR:"
 "$DIR/usr/libexec/sendmail/sendmail" -d0.1 -bt </dev/null 2>/dev/null | head -1 || true
