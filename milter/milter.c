@@ -172,12 +172,17 @@ nsm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long want = SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR | SMFIF_ADDHDRS;
+	unsigned long want = SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR;
+	struct runtime *rt = runtime_acquire();
 	unsigned long skip = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH |
 	    SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
 
 	(void)f2;
 	(void)f3;
+	/* Headers only when trace_header = yes: ask for what is used. */
+	if (rt != NULL && rt->cfg->milter.trace_header)
+		want |= SMFIF_ADDHDRS;
+	runtime_release(rt);
 	if ((f0 & (SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR)) !=
 	    (SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR))
 		log_warning("MTA does not offer recipient changes "
