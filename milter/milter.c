@@ -157,11 +157,15 @@ log_decision(SMFICTX *ctx, struct conn *c, const struct decision *d,
 	char *fields = decision_format_log(d);
 	char *rcpt = log_escape(d->address ? d->address : "");
 
-	log_info("%s%srcpt=<%s> action=%s%s ms=%.1f%s%s conn=%lu",
+	/* rewrite = no: the socketmap routes, the address stays as it is. */
+	bool kept = d->action == DECISION_ROUTE && !d->target &&
+	    d->domain != NULL && !d->domain->rewrite;
+
+	log_info("%s%srcpt=<%s> action=%s%s%s ms=%.1f%s%s conn=%lu",
 	    qid && *qid ? qid : "", qid && *qid ? ": " : "",
 	    rcpt ? rcpt : "?",
 	    fields ? fields : decision_action_name(d->action),
-	    observe ? " mode=observe" : "", ms,
+	    kept ? " rewrite=no" : "", observe ? " mode=observe" : "", ms,
 	    cache ? " cache=" : "", cache ? cache : "", c->id);
 	free(fields);
 	free(rcpt);

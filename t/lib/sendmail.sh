@@ -37,6 +37,9 @@
 #       "sendmail -bd" on 127.0.0.1:PORT.  "original": add
 #       contrib/sendmail/original-address.mc and use
 #       contrib/sendmail/mailertable.original-address.
+#       Optional: SM_EXTRA_MC (contrib/sendmail fragments appended after
+#       the MAILER() lines, e.g. socketmap.mc) and SM_SOCKETMAP_SOCKET
+#       (the path for their @SOCKETMAP_SOCKET@).
 #   sendmail_stop NAME
 #   sendmail_cmd NAME ARGS...    run the unpacked sendmail with this cf
 #   sendmail_queue_count NAME    messages in the queue
@@ -131,7 +134,8 @@ _sm_subst() {
 		-e "s|@LOCAL_HOST@|$SM_LOCAL_HOST|g" \
 		-e "s|@FOREIGN_HOST@|$SM_FOREIGN_HOST|g" \
 		-e "s|@MAIL_DIR@|$_SM_DIR|g" \
-		-e "s|@MILTER_SOCKET@|$_SM_MILTER|g" "$1"
+		-e "s|@MILTER_SOCKET@|$_SM_MILTER|g" \
+		-e "s|@SOCKETMAP_SOCKET@|${SM_SOCKETMAP_SOCKET:-}|g" "$1"
 }
 
 # _sm_test_settings DIR PORT: what a test instance needs besides the
@@ -196,6 +200,8 @@ sendmail_start() {
 		echo "MAILER(\`local')dnl"
 		echo "MAILER(\`smtp')dnl"
 		[ "$variant" = original ] && _sm_subst "$contrib/original-address.mc"
+		local extra
+		for extra in ${SM_EXTRA_MC:-}; do _sm_subst "$contrib/$extra"; done
 	} >"$d/sendmail.mc"
 	mt=$contrib/mailertable
 	[ "$variant" = original ] && mt=$contrib/mailertable.original-address
