@@ -21,10 +21,7 @@ sendmail_netns "$@"
 setup_failed() { fail "setup: $*"; done_testing; }
 
 sendmail_check || setup_failed "no Sendmail in $(sendmail_root): run t/setup-sendmail.sh as root"
-HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || setup_failed "slapd hq"
-LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || setup_failed "slapd legacy"
-sm_sink_start local "$SM_LOCAL_HOST" || setup_failed "local sink"
-sm_sink_start foreign "$SM_FOREIGN_HOST" || setup_failed "foreign sink"
+sm_scene_backends || setup_failed "directories and sinks (see above)"
 {
 	nsmilter_milter_section mx
 	scene_directories

@@ -110,6 +110,16 @@ sm_sink_start() {
 	return 1
 }
 
+# sm_scene_backends: the two directories (hq, legacy) and the two mail
+# systems' sinks every Sendmail test starts with (HQ_PORT, LEGACY_PORT set).
+# Like scene_backends in postfix.sh, with the sinks on SM_*_HOST:25.
+sm_scene_backends() {
+	HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || { echo "sm_scene_backends: slapd hq" >&2; return 1; }
+	LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || { echo "sm_scene_backends: slapd legacy" >&2; return 1; }
+	sm_sink_start local "$SM_LOCAL_HOST" || { echo "sm_scene_backends: local sink" >&2; return 1; }
+	sm_sink_start foreign "$SM_FOREIGN_HOST" || { echo "sm_scene_backends: foreign sink" >&2; return 1; }
+}
+
 sm_sink_stop() {
 	local dir="$T_DIR/sink-$1" pid
 	[ -f "$dir/pid" ] || return 0
