@@ -132,4 +132,28 @@ assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "observe: a dire
 assert_match "$(nsmilter_log mx)" 'rcpt=<bob@corp\.example> action=tempfail' "observe: ... but logs the tempfail"
 flush
 
+# --- mode = observe for one domain, enforce for the others; and -p ---------
+# corp.example observes, relay.example enforces.  The ini's socket points
+# elsewhere: -p puts nsmilter where Postfix expects it.
+nsmilter_stop mx
+write_ini
+sed -i -e '/^\[domain corp.example\]$/a mode = observe' \
+    -e "s|^socket = .*|socket = unix:$T_DIR/not-here.sock|" "$(nsmilter_ini mx)"
+"$NSMILTER" -f -c "$(nsmilter_ini mx)" -p "$(nsmilter_socket mx)" 2>>"$(nsmilter_dir mx)/log" &
+P_PID=$!
+at_exit "kill $P_PID"
+wait_for test -S "$(nsmilter_socket mx | sed 's/^unix://')" || fail "-p: nsmilter listens on the socket given with -p"
+assert_eq "$(test -e "$T_DIR/not-here.sock" && echo there || echo absent)" absent "-p: the ini's socket is not used"
+reset_sinks
+mark=$(nsmilter_log_mark mx)
+out=$(smtp_send_from 127.0.0.3 "$SMTPD" "$FROM" n1@corp.example zed@relay.example)
+assert_match "$(smtp_reply_of "$out" n1@corp.example)" '^250 ' "per-domain observe: unknown of the observed domain accepted"
+assert_match "$(smtp_reply_of "$out" zed@relay.example)" '^554 5\.4\.6 ' "per-domain observe: the enforced domain still rejects (loop guard)"
+log=$(nsmilter_log_since mx "$mark")
+assert_match "$log" 'rcpt=<n1@corp\.example> action=(reject|tempfail) .*mode=observe' "per-domain observe: the observed decision is logged with mode=observe"
+assert_no_match "$log" 'rcpt=<zed@relay\.example> .*mode=observe' "per-domain observe: the enforced domain's line has no mode=observe"
+flush
+assert_eq "$(sink_rcpt_count local n1@corp.example)" 1 "per-domain observe: the observed recipient was delivered unchanged"
+kill "$P_PID"
+
 done_testing
