@@ -12,17 +12,9 @@
 char *
 config_vformat(const char *fmt, va_list ap)
 {
-	va_list ap2;
 	char *s;
-	int n;
 
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
-	va_end(ap2);
-	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
-		return NULL;
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	return s;
+	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
 }
 
 char *

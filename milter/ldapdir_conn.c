@@ -27,25 +27,7 @@
 #include "directory.h"
 #include "ldapdir_conn.h"
 
-static char *vformat(const char *fmt, va_list ap)
-    __attribute__((format(printf, 1, 0)));
-
-static char *
-vformat(const char *fmt, va_list ap)
-{
-	va_list ap2;
-	char *s;
-	int n;
-
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
-	va_end(ap2);
-	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
-		return NULL;
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	return s;
-}
-
+/* A new formatted string, or NULL when out of memory. */
 static char *format(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
@@ -54,11 +36,12 @@ format(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
+	int n;
 
 	va_start(ap, fmt);
-	s = vformat(fmt, ap);
+	n = vasprintf(&s, fmt, ap);
 	va_end(ap);
-	return s;
+	return n < 0 ? NULL : s;
 }
 
 char *
@@ -335,7 +318,7 @@ read_entry(LDAP *ld, LDAPMessage *e, const struct ldapdir_params *p,
 	if (out->target != NULL || bad)
 		return;
 	out->status = DIR_ERROR;
-	*err = format("%s", "out of memory");
+	*err = strdup("out of memory");
 }
 
 int
