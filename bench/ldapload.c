@@ -32,7 +32,7 @@
 #include <ldap.h>
 
 #include "addrlist.h"
-#include "address.h"
+#include "decision/address.h"
 #include "hist.h"
 
 #define MAX_TARGETS 8

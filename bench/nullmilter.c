@@ -2,7 +2,7 @@
  * nullmilter.c - the protocol ceiling for bench/: a libmilter milter that
  * does nothing.
  *
- * Same callbacks and the same negotiation as nsmilter (milter/milter.c:
+ * Same callbacks and the same negotiation as nsmilter (milter/frontend/milter.c:
  * actions DELRCPT|ADDRCPT_PAR, as nsmilter with its default trace_header =
  * no; skip HELO, headers, EOH, body, unknown and DATA; macro "i" at RCPT
  * and EOM), a private context per

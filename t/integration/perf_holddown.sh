@@ -1,5 +1,5 @@
 #!/bin/bash
-# perf_holddown.sh - hold-down of failed LDAP servers (milter/ldapdir.c):
+# perf_holddown.sh - hold-down of failed LDAP servers (milter/directory/ldap/):
 # a frozen server costs one timeout, then lookups skip it (tempfail at once
 # with "all servers held down", or straight to the next URI), and the same
 # nsmilter process uses it again within seconds of its recovery, found by

@@ -1,6 +1,6 @@
 #!/bin/bash
 # perf_parallel.sh - the directories of a domain are asked at once
-# (milter/resolver.c): the precedence of the answers is unchanged when the
+# (milter/directory/resolver.c): the precedence of the answers is unchanged when the
 # first directory answers last, and a recipient needing two slow directories
 # costs one delay, not two.  Driven through "nsmilter -q -" on a pipe (one
 # process, warm connection pools).

@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "directory.h"
+#include "config/config.h"
+#include "directory/directory.h"
 
 #define MAX_URIS 8
 #define ROUNDS 20

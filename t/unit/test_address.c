@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "address.h"
+#include "decision/address.h"
 
 struct parse_case {
 	const char *raw;

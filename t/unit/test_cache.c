@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "cache.h"
+#include "directory/cache.h"
 
 static uint64_t fake_now;
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 
 struct lines {
 	char **v;

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "decide.h"
+#include "config/config.h"
+#include "decision/decide.h"
 
 /* ---- a fake directory: (directory, address) -> answer ---- */
 

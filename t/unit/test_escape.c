@@ -9,8 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "log.h"
-#include "milter.h"
+#include "base/log.h"
+#include "frontend/milter.h"
 
 static const char *log_cases[][2] = {
 	{ "bob@corp.example", "bob@corp.example" },

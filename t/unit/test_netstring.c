@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "netstring.h"
+#include "frontend/netstring.h"
 
 struct decode_case {
     const char *name;

@@ -23,8 +23,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "netstring.h"
-#include "socketmap.h"
+#include "frontend/netstring.h"
+#include "frontend/socketmap.h"
 
 #define CLIENT_TIMEOUT_S 5
 

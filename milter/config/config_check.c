@@ -1,0 +1,216 @@
+/*
+ * config_check.c - cross-checks of a parsed configuration.
+ *
+ * Runs after every key went through the option table: resolves each
+ * domain's `directories` into pointers, reads bind passwords, and reports
+ * combinations of keys that cannot work.  The content of a password file
+ * never appears in any message.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "config/config_priv.h"
+
+#define PASSWORD_MAX 4096
+
+#define DIR_ERR(ctx, dir, key, ...) \
+	config_error_in(ctx, CONFIG_DIRECTORY, (dir)->name, key, __VA_ARGS__)
+#define DOM_ERR(ctx, dom, key, ...) \
+	config_error_in(ctx, CONFIG_DOMAIN, (dom)->name, key, __VA_ARGS__)
+
+static const char *
+type_name(enum cfg_domain_type type)
+{
+	switch (type) {
+	case CFG_DOMAIN_AUTHORITATIVE:
+		return "authoritative";
+	case CFG_DOMAIN_INTERNAL_RELAY:
+		return "internal-relay";
+	case CFG_DOMAIN_EXTERNAL_RELAY:
+		return "external-relay";
+	}
+	return "?";
+}
+
+/* Read bind_password_file into bind_password, one trailing newline off. */
+static void
+read_password(struct config_ctx *ctx, struct directory_config *dir)
+{
+	const char *path = dir->bind_password_file;
+	struct stat st;
+	char *buf;
+	size_t len;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		DIR_ERR(ctx, dir, "bind_password_file", "cannot read '%s': %s",
+		    path, strerror(errno));
+		return;
+	}
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		DIR_ERR(ctx, dir, "bind_password_file", "'%s' is not a "
+		    "regular file", path);
+		fclose(f);
+		return;
+	}
+	if (st.st_size > PASSWORD_MAX) {
+		DIR_ERR(ctx, dir, "bind_password_file", "'%s' is larger than "
+		    "%d bytes", path, PASSWORD_MAX);
+		fclose(f);
+		return;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		DIR_ERR(ctx, dir, "bind_password_file", "out of memory");
+		fclose(f);
+		return;
+	}
+	len = fread(buf, 1, (size_t)st.st_size, f);
+	if (ferror(f)) {
+		DIR_ERR(ctx, dir, "bind_password_file", "cannot read '%s': %s",
+		    path, strerror(errno));
+		explicit_bzero(buf, (size_t)st.st_size + 1);
+		free(buf);
+		fclose(f);
+		return;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	if (len > 0 && buf[len - 1] == '\n') {
+		buf[--len] = '\0';
+		if (len > 0 && buf[len - 1] == '\r')
+			buf[--len] = '\0';
+	}
+	if (len == 0 || strlen(buf) != len) {
+		DIR_ERR(ctx, dir, "bind_password_file", len == 0 ?
+		    "'%s' is empty" : "'%s' contains a NUL byte", path);
+		explicit_bzero(buf, (size_t)st.st_size + 1);
+		free(buf);
+		return;
+	}
+	dir->bind_password = buf;
+}
+
+static void
+check_directory(struct config_ctx *ctx, struct directory_config *dir)
+{
+	if (dir->bind_dn != NULL && dir->bind_password_file == NULL)
+		DIR_ERR(ctx, dir, "bind_password_file", "missing, required by "
+		    "bind_dn");
+	else if (dir->bind_dn == NULL && dir->bind_password_file != NULL)
+		DIR_ERR(ctx, dir, "bind_password_file", "set, but bind_dn is "
+		    "not");
+	else if (dir->bind_dn != NULL)
+		read_password(ctx, dir);
+
+	for (size_t i = 0; dir->starttls && i < dir->uri.n; i++) {
+		if (strncasecmp(dir->uri.v[i], "ldaps://", 8) == 0) {
+			DIR_ERR(ctx, dir, "starttls", "'yes' with the ldaps:// "
+			    "uri '%s' (TLS is on already)", dir->uri.v[i]);
+			break;
+		}
+	}
+}
+
+static struct directory_config *
+find_directory(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_directories; i++) {
+		if (strcasecmp(cfg->directories[i].name, name) == 0)
+			return &cfg->directories[i];
+	}
+	return NULL;
+}
+
+/* dom->dirs from the `directories` names, in the order given. */
+static void
+resolve_directories(struct config_ctx *ctx, struct domain_config *dom,
+    const struct strlist *names)
+{
+	if (names->n == 0)
+		return;
+	if ((dom->dirs = calloc(names->n, sizeof(*dom->dirs))) == NULL) {
+		DOM_ERR(ctx, dom, "directories", "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < names->n; i++) {
+		struct directory_config *dir;
+		bool twice = false;
+
+		if ((dir = find_directory(ctx->cfg, names->v[i])) == NULL) {
+			DOM_ERR(ctx, dom, "directories", "no [directory %s] "
+			    "section", names->v[i]);
+			continue;
+		}
+		for (size_t j = 0; j < dom->n_dirs; j++)
+			twice |= dom->dirs[j] == dir;
+		if (twice) {
+			DOM_ERR(ctx, dom, "directories", "'%s' is listed twice",
+			    names->v[i]);
+			continue;
+		}
+		dom->dirs[dom->n_dirs++] = dir;
+	}
+}
+
+static void
+check_domain(struct config_ctx *ctx, struct domain_config *dom,
+    const struct strlist *names)
+{
+	resolve_directories(ctx, dom, names);
+
+	if (dom->type != CFG_DOMAIN_EXTERNAL_RELAY && names->n == 0)
+		DOM_ERR(ctx, dom, "directories", "missing, required by "
+		    "type = %s", type_name(dom->type));
+	if (dom->unknown == CFG_UNKNOWN_ROUTE &&
+	    dom->type != CFG_DOMAIN_INTERNAL_RELAY)
+		DOM_ERR(ctx, dom, "unknown", "'route' needs type = "
+		    "internal-relay (type is %s)", type_name(dom->type));
+	if (dom->fallback_route == NULL) {
+		if (dom->type == CFG_DOMAIN_EXTERNAL_RELAY)
+			DOM_ERR(ctx, dom, "fallback_route", "missing, required "
+			    "by type = external-relay");
+		else if (dom->unknown == CFG_UNKNOWN_ROUTE)
+			DOM_ERR(ctx, dom, "fallback_route", "missing, required "
+			    "by unknown = route");
+	}
+}
+
+/* "local:/path" is libmilter's other name for "unix:/path". */
+static void
+normalise_socket(char *s)
+{
+	if (s != NULL && strncasecmp(s, "local:", 6) == 0) {
+		memcpy(s, "unix", 4);
+		memmove(s + 4, s + 5, strlen(s + 5) + 1);
+	} else if (s != NULL && strncasecmp(s, "unix:", 5) == 0) {
+		memcpy(s, "unix", 4);
+	} else if (s != NULL && strncasecmp(s, "inet:", 5) == 0) {
+		memcpy(s, "inet", 4);
+	}
+}
+
+void
+config_check(struct config_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+	struct milter_config *m = &cfg->milter;
+
+	for (size_t i = 0; i < cfg->n_directories; i++)
+		check_directory(ctx, &cfg->directories[i]);
+	for (size_t i = 0; i < cfg->n_domains; i++)
+		check_domain(ctx, &cfg->domains[i], &ctx->pending[i].directories);
+
+	normalise_socket(m->socket);
+	normalise_socket(m->socketmap);
+	if (m->socket != NULL && m->socketmap != NULL &&
+	    strcmp(m->socket, m->socketmap) == 0)
+		config_error_in(ctx, CONFIG_MILTER, NULL, "socketmap", "'%s' is "
+		    "the milter's socket as well", m->socketmap);
+	if (cfg->n_domains == 0)
+		config_error(ctx, NULL, NULL, "no [domain NAME] section: "
+		    "nsmilter has nothing to decide");
+}

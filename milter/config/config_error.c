@@ -1,0 +1,124 @@
+/*
+ * config_error.c - the error lines of config_load():
+ * "FILE: [section] key: what is wrong", one per problem.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/config_priv.h"
+
+char *
+config_vformat(const char *fmt, va_list ap)
+{
+	char *s;
+
+	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
+}
+
+char *
+config_format(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = config_vformat(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* Add LINE (taken over; NULL when out of memory) to the error lines. */
+void
+config_errors_add(struct config_ctx *ctx, char *line)
+{
+	char **lines;
+
+	ctx->failed = true;
+	if (line == NULL)
+		return;
+	lines = realloc(ctx->errs->lines,
+	    (ctx->errs->n + 1) * sizeof(*lines));
+	if (lines == NULL) {
+		free(line);
+		return;
+	}
+	ctx->errs->lines = lines;
+	ctx->errs->lines[ctx->errs->n++] = line;
+}
+
+/* The section name as written in the file, if the pre-scan saw it. */
+static const char *
+section_display(const struct config_ctx *ctx, const char *section)
+{
+	for (size_t i = 0; i < ctx->n_raw; i++) {
+		if (strcasecmp(ctx->raw_sections[i], section) == 0)
+			return ctx->raw_sections[i];
+	}
+	return section;
+}
+
+__attribute__((format(printf, 4, 0)))
+static void
+verror(struct config_ctx *ctx, const char *section, const char *key,
+    const char *fmt, va_list ap)
+{
+	char *msg = config_vformat(fmt, ap);
+	char *line;
+
+	if (msg == NULL)
+		line = NULL;
+	else if (section == NULL)
+		line = config_format("%s: %s", ctx->path, msg);
+	else if (key == NULL)
+		line = config_format("%s: [%s]: %s", ctx->path,
+		    section_display(ctx, section), msg);
+	else
+		line = config_format("%s: [%s] %s: %s", ctx->path,
+		    section_display(ctx, section), key, msg);
+	config_errors_add(ctx, line);
+	free(msg);
+}
+
+void
+config_error(struct config_ctx *ctx, const char *section, const char *key,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror(ctx, section, key, fmt, ap);
+	va_end(ap);
+}
+
+void
+config_error_in(struct config_ctx *ctx, enum config_kind kind,
+    const char *name, const char *key, const char *fmt, ...)
+{
+	char *section;
+	va_list ap;
+
+	section = name == NULL ? config_format("%s", config_kind_name(kind)) :
+	    config_format("%s %s", config_kind_name(kind), name);
+	if (section == NULL) {
+		config_errors_add(ctx, NULL);
+		return;
+	}
+	va_start(ap, fmt);
+	verror(ctx, section, key, fmt, ap);
+	va_end(ap);
+	free(section);
+}
+
+void
+config_errors_free(struct config_errors *errs)
+{
+	if (errs == NULL)
+		return;
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->lines[i]);
+	free(errs->lines);
+	errs->lines = NULL;
+	errs->n = 0;
+}

@@ -1,0 +1,428 @@
+/*
+ * ldapdir_conn.c - one LDAP connection: open (failover, StartTLS, bind),
+ * search, close.
+ *
+ * Every network step is bounded by the directory's timeout: connecting to
+ * one server, TLS handshake included (LDAP_OPT_NETWORK_TIMEOUT), StartTLS
+ * and bind (LDAP_OPT_TIMEOUT for synchronous operations), and the search
+ * (its caller waits at most that long for the answer).  A server that
+ * accepts the TCP connection but never answers (stopped, overloaded) gives
+ * LDAP_TIMEOUT, never a hang.  Which server of the URI list to open, and
+ * which to skip because it is held down, is decided by ldapdir.c.
+ *
+ * The search is split into send (ldapconn_search_send) and collect
+ * (ldapconn_search_wait), so that the asynchronous lookups (several
+ * directories asked at once) and the synchronous one share the parsing.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "config/config.h"
+#include "directory/directory.h"
+#include "directory/ldap/ldap_conn.h"
+
+/* A new formatted string, or NULL when out of memory. */
+static char *format(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static char *
+format(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return n < 0 ? NULL : s;
+}
+
+char *
+ldapconn_errtext(const char *text, const char *diag)
+{
+	/* libldap's "(unknown error code)" for TLS failures tells nothing. */
+	if (diag != NULL && *diag != '\0' && strcmp(diag, text) != 0 &&
+	    strcmp(diag, "(unknown error code)") != 0)
+		return format("%s (%s)", text, diag);
+	return strdup(text);
+}
+
+/* Message for RC, with the handle's diagnostic message if it has one. */
+static char *
+handle_error(LDAP *ld, int rc)
+{
+	char *diag = NULL;
+	char *s;
+
+	if (ld != NULL)
+		ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	s = ldapconn_errtext(ldap_err2string(rc), diag);
+	if (diag != NULL)
+		ldap_memfree(diag);
+	return s;
+}
+
+/* Set the handle's options; returns an LDAP code. */
+static int
+set_options(LDAP *ld, const struct ldapdir_params *p)
+{
+	const struct directory_config *cfg = p->cfg;
+	int version = LDAP_VERSION3;
+	struct timeval tv = p->tv;
+	int rc;
+
+	if ((rc = ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version))
+	    != LDAP_OPT_SUCCESS)
+		return rc;
+	/* Active Directory returns referrals at the domain root: ignore. */
+	if ((rc = ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF))
+	    != LDAP_OPT_SUCCESS)
+		return rc;
+	if ((rc = ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON))
+	    != LDAP_OPT_SUCCESS)
+		return rc;
+	if ((rc = ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv))
+	    != LDAP_OPT_SUCCESS)
+		return rc;
+	if ((rc = ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv))
+	    != LDAP_OPT_SUCCESS)
+		return rc;
+	if (p->tls) {
+		int req = cfg->tls_verify ? LDAP_OPT_X_TLS_DEMAND
+		    : LDAP_OPT_X_TLS_NEVER;
+		int server = 0;
+
+		/*
+		 * libldap 2.5 bounds a TLS handshake by the network timeout
+		 * only in asynchronous connect mode; otherwise it spins
+		 * forever on a server that accepts and never answers.
+		 */
+		if ((rc = ldap_set_option(ld, LDAP_OPT_CONNECT_ASYNC,
+		    LDAP_OPT_ON)) != LDAP_OPT_SUCCESS)
+			return rc;
+		if ((rc = ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT,
+		    &req)) != LDAP_OPT_SUCCESS)
+			return rc;
+		if (cfg->tls_ca_file != NULL && *cfg->tls_ca_file != '\0' &&
+		    (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE,
+		    cfg->tls_ca_file)) != LDAP_OPT_SUCCESS)
+			return rc;
+		/* The options above take effect in a new TLS context. */
+		if ((rc = ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &server))
+		    != LDAP_OPT_SUCCESS)
+			return rc;
+	}
+	return LDAP_SUCCESS;
+}
+
+/*
+ * In asynchronous connect mode (TLS), ldap_connect() may return while the
+ * TCP connection is still being established: wait for it here, on the
+ * network timeout, so that a server that does not answer SYNs is a
+ * timeout of this step (and the next URI is tried), not of the next one.
+ */
+static int
+wait_connected(LDAP *ld, const struct ldapdir_params *p)
+{
+	struct pollfd pfd;
+	int fd = -1, soerr = 0, n;
+	socklen_t len = sizeof(soerr);
+	long ms = (long)p->tv.tv_sec * 1000 + (long)p->tv.tv_usec / 1000;
+
+	if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS ||
+	    fd < 0)
+		return LDAP_SUCCESS;
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	pfd.revents = 0;
+	do
+		n = poll(&pfd, 1, (int)ms);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return LDAP_TIMEOUT;
+	if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 ||
+	    soerr != 0)
+		return LDAP_SERVER_DOWN;
+	return LDAP_SUCCESS;
+}
+
+int
+ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
+    size_t server, char **err)
+{
+	const struct directory_config *cfg = p->cfg;
+	LDAP *ld = NULL;
+	int rc;
+
+	*err = NULL;
+	c->ld = NULL;
+	c->uses = 0;
+	c->server = server;
+	if (server >= cfg->uri.n) {
+		*err = strdup(ldap_err2string(LDAP_PARAM_ERROR));
+		return LDAP_PARAM_ERROR;
+	}
+	rc = ldap_initialize(&ld, cfg->uri.v[server]);
+	if (rc != LDAP_SUCCESS) {
+		*err = handle_error(NULL, rc);
+		return rc;
+	}
+	if ((rc = set_options(ld, p)) != LDAP_SUCCESS) {
+		if (p->tls && cfg->tls_ca_file != NULL)
+			*err = format("%s (TLS setup, tls_ca_file %s)",
+			    ldap_err2string(rc), cfg->tls_ca_file);
+		else
+			*err = handle_error(ld, rc);
+		goto fail;
+	}
+	/* Connect now (ldaps: TLS handshake included), on its own timeout. */
+	if ((rc = ldap_connect(ld)) != LDAP_SUCCESS ||
+	    (p->tls && (rc = wait_connected(ld, p)) != LDAP_SUCCESS)) {
+		*err = handle_error(ld, rc);
+		goto fail;
+	}
+	if (cfg->starttls) {
+		rc = ldap_start_tls_s(ld, NULL, NULL);
+		if (rc != LDAP_SUCCESS) {
+			char *e = handle_error(ld, rc);
+
+			*err = e == NULL ? NULL : format("StartTLS: %s", e);
+			free(e);
+			goto fail;
+		}
+	}
+	if (cfg->bind_dn != NULL && *cfg->bind_dn != '\0') {
+		struct berval cred;
+		const char *pw = cfg->bind_password != NULL ?
+		    cfg->bind_password : "";
+
+		cred.bv_val = (char *)pw;
+		cred.bv_len = strlen(pw);
+		rc = ldap_sasl_bind_s(ld, cfg->bind_dn, LDAP_SASL_SIMPLE,
+		    &cred, NULL, NULL, NULL);
+		if (rc != LDAP_SUCCESS) {
+			/* The diagnostic comes from the server: no password. */
+			*err = handle_error(ld, rc);
+			goto fail;
+		}
+	}
+	c->ld = ld;
+	return LDAP_SUCCESS;
+fail:
+	if (*err == NULL)
+		*err = strdup("out of memory");
+	ldap_unbind_ext(ld, NULL, NULL);
+	if (rc == LDAP_SUCCESS)
+		rc = LDAP_OTHER;
+	return rc;
+}
+
+/*
+ * Whether a failure to open a connection to one server is worth trying
+ * the next one for (and holding that server down): it could not be
+ * reached, timed out or failed TLS.  A refused bind would be refused by its
+ * replicas too.
+ */
+bool
+ldapconn_try_next(int rc)
+{
+	return rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ||
+	    rc == LDAP_CONNECT_ERROR || rc == LDAP_UNAVAILABLE ||
+	    rc == LDAP_BUSY;
+}
+
+void
+ldapconn_close(struct ldapconn *c)
+{
+	if (c->ld != NULL)
+		ldap_unbind_ext(c->ld, NULL, NULL);
+	c->ld = NULL;
+	c->uses = 0;
+}
+
+/*
+ * The target address in value V: a leading "smtp:" (any case) stripped,
+ * surrounding blanks ignored.  Returns a new string, or NULL with *BAD set
+ * when the value is not an SMTP address (e.g. an "X400:" address).
+ */
+static char *
+target_value(const struct berval *v, bool *bad)
+{
+	const char *s = v->bv_val;
+	size_t n = v->bv_len;
+	char *t;
+	size_t i;
+
+	*bad = false;
+	while (n > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (n >= 5 && strncasecmp(s, "smtp:", 5) == 0) {
+		s += 5;
+		n -= 5;
+	}
+	if (n == 0 || memchr(s, '@', n) == NULL) {
+		*bad = true;
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch <= ' ' || ch == 0x7f || ch == '<' || ch == '>') {
+			*bad = true;
+			return NULL;
+		}
+	}
+	if ((t = malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(t, s, n);
+	t[n] = '\0';
+	return t;
+}
+
+/*
+ * Fill OUT from entry E.  A target value that is not an SMTP address (an
+ * Exchange contact's "X400:..." targetAddress) is not ours to follow: the
+ * entry counts as found without a target, so its own system keeps it.
+ */
+static void
+read_entry(LDAP *ld, LDAPMessage *e, const struct ldapdir_params *p,
+    struct dir_answer *out, char **err)
+{
+	const char *attr = p->cfg->target_attribute;
+	struct berval **vals;
+	bool bad = false;
+
+	out->status = DIR_FOUND;
+	out->target = NULL;
+	if (attr == NULL || *attr == '\0')
+		return;
+	vals = ldap_get_values_len(ld, e, attr);
+	if (vals == NULL || vals[0] == NULL) {
+		if (vals != NULL)
+			ldap_value_free_len(vals);
+		return;
+	}
+	out->target = target_value(vals[0], &bad);
+	ldap_value_free_len(vals);
+	if (out->target != NULL || bad)
+		return;
+	out->status = DIR_ERROR;
+	*err = strdup("out of memory");
+}
+
+int
+ldapconn_search_send(struct ldapconn *c, const struct ldapdir_params *p,
+    const char *filter, int *msgid, char **err)
+{
+	char *attrs[2] = { p->attrs[0], NULL };
+	int rc;
+
+	*err = NULL;
+	*msgid = -1;
+	/* Size limit 2: one entry is the answer, a second one is logged. */
+	rc = ldap_search_ext(c->ld, p->cfg->base, p->scope, filter, attrs, 0,
+	    NULL, NULL, NULL, 2, msgid);
+	if (rc != LDAP_SUCCESS) {
+		*err = handle_error(c->ld, rc);
+		if (*err == NULL)
+			*err = strdup("out of memory");
+	}
+	return rc;
+}
+
+/* Fill OUT from the complete answer RES; see ldapconn_search_wait. */
+static int
+parse_answer(struct ldapconn *c, const struct ldapdir_params *p,
+    LDAPMessage *res, struct dir_answer *out, char **err)
+{
+	LDAPMessage *e;
+	char *diag = NULL;
+	int rc, result;
+
+	e = ldap_first_entry(c->ld, res);
+	/* The final result (a size limit with two entries is fine). */
+	rc = ldap_parse_result(c->ld, res, &result, NULL, &diag, NULL, NULL,
+	    0);
+	if (rc != LDAP_SUCCESS) {
+		*err = handle_error(c->ld, rc);
+		goto done;
+	}
+	if (e != NULL && (result == LDAP_SUCCESS ||
+	    result == LDAP_SIZELIMIT_EXCEEDED)) {
+		read_entry(c->ld, e, p, out, err);
+	} else if (result == LDAP_SUCCESS) {
+		out->status = DIR_NOTFOUND;
+	} else {
+		/* E.g. no such object: a wrong base is an error, not a 5xx. */
+		*err = ldapconn_errtext(ldap_err2string(result), diag);
+		/* A server going away or overloaded: reconnect next time. */
+		if (result == LDAP_UNAVAILABLE || result == LDAP_BUSY)
+			rc = result;
+	}
+	c->uses++;
+done:
+	if (diag != NULL)
+		ldap_memfree(diag);
+	return rc;
+}
+
+int
+ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
+    int msgid, const struct timeval *tv, struct dir_answer *out, char **err)
+{
+	LDAPMessage *res = NULL;
+	struct timeval t = *tv;
+	int rc, type;
+
+	*err = NULL;
+	out->status = DIR_ERROR;
+	out->target = NULL;
+	type = ldap_result(c->ld, msgid, LDAP_MSG_ALL, &t, &res);
+	if (type == 0)
+		return LDAP_TIMEOUT;   /* not yet: nothing to report */
+	if (type < 0 || res == NULL) {
+		/* The connection failed: no result to parse. */
+		rc = LDAP_OTHER;
+		ldap_get_option(c->ld, LDAP_OPT_RESULT_CODE, &rc);
+		if (rc == LDAP_SUCCESS || rc == LDAP_TIMEOUT)
+			rc = LDAP_SERVER_DOWN;
+		*err = handle_error(c->ld, rc);
+	} else {
+		rc = parse_answer(c, p, res, out, err);
+	}
+	if (res != NULL)
+		ldap_msgfree(res);
+	if (out->status == DIR_ERROR && *err == NULL)
+		*err = strdup("out of memory");
+	return rc;
+}
+
+int
+ldapconn_fd(struct ldapconn *c)
+{
+	int fd = -1;
+
+	if (c->ld == NULL ||
+	    ldap_get_option(c->ld, LDAP_OPT_DESC, &fd) != LDAP_OPT_SUCCESS)
+		return -1;
+	return fd;
+}
+
+void
+ldapconn_abandon(struct ldapconn *c, int msgid)
+{
+	if (c->ld != NULL && msgid >= 0)
+		ldap_abandon_ext(c->ld, msgid, NULL, NULL);
+	ldapconn_close(c);
+}

@@ -1,0 +1,193 @@
+/*
+ * resolver.c - the directories of one configuration snapshot, asked through
+ * the cache.  resolver_lookup() is the decide_lookup_fn used by the milter,
+ * the socketmap and nsmilter -q alike.
+ *
+ * The directories the cache cannot answer are asked at once: every search
+ * is sent (directory_start), then one poll() waits on all their
+ * descriptors until each has answered or reached its own directory's
+ * deadline (then it is abandoned: an error, and the backend holds that
+ * server down).  The answers land in answers[i] for dom->dirs[i] whatever
+ * order they arrive in, so the precedence of the decision is unchanged; a
+ * recipient costs the slowest directory, not the sum of them.  Searches are
+ * started in the order of the configuration's directories (not the
+ * domain's), so threads taking pooled connections never wait on each
+ * other in a cycle.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "directory/cache.h"
+#include "directory/resolver.h"
+
+struct resolver *
+resolver_open(const struct config *cfg, const struct directory_ops *ops)
+{
+	struct resolver *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->cfg = cfg;
+	r->dirs = calloc(cfg->n_directories ? cfg->n_directories : 1,
+	    sizeof(*r->dirs));
+	if (r->dirs == NULL)
+		goto fail;
+	for (size_t i = 0; i < cfg->n_directories; i++)
+		if ((r->dirs[i] = directory_open(ops,
+		    &cfg->directories[i])) == NULL)
+			goto fail;
+	if (cfg->milter.cache_ttl_ms > 0 || cfg->milter.negative_cache_ttl_ms > 0) {
+		r->cache = cache_new(cfg->milter.cache_size,
+		    cfg->milter.cache_ttl_ms, cfg->milter.negative_cache_ttl_ms);
+		if (r->cache == NULL)
+			goto fail;
+	}
+	return r;
+fail:
+	resolver_close(r);
+	return NULL;
+}
+
+void
+resolver_close(struct resolver *r)
+{
+	if (r == NULL)
+		return;
+	if (r->dirs != NULL)
+		for (size_t i = 0; i < r->cfg->n_directories; i++)
+			if (r->dirs[i] != NULL)
+				directory_close(r->dirs[i]);
+	free(r->dirs);
+	if (r->cache != NULL)
+		cache_free(r->cache);
+	free(r);
+}
+
+/* Longest single poll(): bounds a wait on a directory without a descriptor. */
+#define RESOLVER_POLL_SLICE_MS 100
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Ask the directories dom->dirs[i] that the cache did not answer
+ * (!answers[i].cached), all at once, and fill ANSWERS[i].  Returns -1 when
+ * out of memory (nothing asked yet).
+ */
+static int
+ask_parallel(struct resolver *r, const struct domain_config *dom,
+    const char *address, struct dir_answer *answers)
+{
+	size_t n = dom->n_dirs, pending = 0, i;
+	struct dir_op **ops = calloc(n, sizeof(*ops));
+	struct pollfd *fds = calloc(n, sizeof(*fds));
+
+	if (ops == NULL || fds == NULL) {
+		free(ops);
+		free(fds);
+		return -1;
+	}
+	/* Start in configuration order (see the top of this file). */
+	for (size_t idx = 0; idx < r->cfg->n_directories; idx++)
+		for (i = 0; i < n; i++)
+			if (!answers[i].cached && dom->dirs[i]->index == idx &&
+			    (ops[i] = directory_start(r->dirs[idx], address,
+			    &answers[i])) != NULL)
+				pending++;
+	while (pending > 0) {
+		uint64_t now, wait = RESOLVER_POLL_SLICE_MS;
+		nfds_t nfds = 0;
+
+		/* Read what arrived (TLS may hold data poll() cannot see). */
+		for (i = 0; i < n; i++)
+			if (ops[i] != NULL &&
+			    directory_op_poll(ops[i], &answers[i])) {
+				ops[i] = NULL;
+				pending--;
+			}
+		now = now_ms();
+		for (i = 0; i < n; i++) {
+			int fd;
+
+			if (ops[i] == NULL)
+				continue;
+			if (now >= ops[i]->deadline_ms) {
+				directory_op_abandon(ops[i], &answers[i]);
+				ops[i] = NULL;
+				pending--;
+				continue;
+			}
+			if (ops[i]->deadline_ms - now < wait)
+				wait = ops[i]->deadline_ms - now;
+			if ((fd = directory_op_fd(ops[i])) >= 0) {
+				fds[nfds].fd = fd;
+				fds[nfds].events = POLLIN;
+				fds[nfds].revents = 0;
+				nfds++;
+			}
+		}
+		if (pending == 0)
+			break;
+		/* Readable, hung up, or the slice is over: look again. */
+		if (poll(fds, nfds, (int)wait) < 0 && errno != EINTR)
+			break;   /* not with valid arguments */
+	}
+	/* Only after a failed poll(): nothing may stay unanswered. */
+	for (i = 0; i < n; i++)
+		if (ops[i] != NULL)
+			directory_op_abandon(ops[i], &answers[i]);
+	free(ops);
+	free(fds);
+	return 0;
+}
+
+void
+resolver_lookup(void *ctx, const struct domain_config *dom,
+    const char *address, struct dir_answer *answers)
+{
+	struct resolver_call *call = ctx;
+	struct resolver *r = call->resolver;
+	size_t n_missing = 0, i;
+
+	for (i = 0; i < dom->n_dirs; i++) {
+		size_t idx = dom->dirs[i]->index;
+
+		memset(&answers[i], 0, sizeof(answers[i]));
+		if (r->cache != NULL &&
+		    cache_get(r->cache, idx, address, &answers[i])) {
+			answers[i].cached = 1;
+			call->hits++;
+			continue;
+		}
+		call->misses++;
+		n_missing++;
+	}
+	/* One directory to ask (or no memory): the synchronous lookups. */
+	if (n_missing < 2 || ask_parallel(r, dom, address, answers) != 0)
+		for (i = 0; i < dom->n_dirs; i++)
+			if (!answers[i].cached)
+				directory_lookup(r->dirs[dom->dirs[i]->index],
+				    address, &answers[i]);
+	if (r->cache != NULL)
+		for (i = 0; i < dom->n_dirs; i++)
+			if (!answers[i].cached)
+				cache_put(r->cache, dom->dirs[i]->index,
+				    address, &answers[i]);
+}
+
+const char *
+resolver_call_cache(const struct resolver_call *call)
+{
+	if (call->misses > 0)
+		return "miss";
+	return call->hits > 0 ? "hit" : NULL;
+}

@@ -1,0 +1,437 @@
+/*
+ * milter.c - libmilter callbacks.
+ *
+ * RCPT: decide (decide.c) and answer: continue, 550/501/554 reject or 451
+ * tempfail with SPEC's replies.  EOM: for each routed recipient, delete the
+ * original and add the new one with ORCPT and the client's ESMTP arguments.
+ * Everything a connection needs lives in its private context: libmilter may
+ * run one connection's callbacks on different threads.  Callbacks that are
+ * not needed are NULL, and negotiate tells the MTA to skip HELO, headers and
+ * body.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <libmilter/mfapi.h>
+
+#include "decision/address.h"
+#include "decision/decide.h"
+#include "base/log.h"
+#include "frontend/milter.h"
+#include "process/runtime.h"
+
+#define HARVEST_TEXT "Too many unknown recipients, try again later"
+
+struct route {
+	char *orig;         /* as given in RCPT TO, brackets included */
+	char *to;           /* new recipient, without brackets */
+	char *args;         /* ESMTP arguments for smfi_addrcpt_par */
+	char *header;       /* X-NSMilter-Route value, or NULL */
+	struct route *next;
+};
+
+struct conn {
+	unsigned long id;
+	struct runtime *rt;     /* the snapshot this connection started with */
+	char client[INET6_ADDRSTRLEN];
+	bool have_client;
+	unsigned unknowns;      /* harvest guard */
+	struct route *routes, **tail;
+};
+
+static atomic_ulong conn_ids;
+
+static void
+routes_clear(struct conn *c)
+{
+	struct route *r, *next;
+
+	for (r = c->routes; r != NULL; r = next) {
+		next = r->next;
+		free(r->orig);
+		free(r->to);
+		free(r->args);
+		free(r->header);
+		free(r);
+	}
+	c->routes = NULL;
+	c->tail = &c->routes;
+}
+
+char *
+milter_reply_escape(const char *text)
+{
+	size_t n = 0;
+	char *out, *o;
+
+	for (const char *p = text; *p; p++)
+		n += *p == '%' ? 2 : 1;
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	o = out;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '%') {
+			*o++ = '%';
+			*o++ = '%';
+		} else if (*p < 0x20 || *p == 0x7f)
+			*o++ = '?';
+		else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	return out;
+}
+
+static sfsistat
+reply(SMFICTX *ctx, const char *code, const char *dsn, const char *text)
+{
+	char *safe = milter_reply_escape(text);
+
+	if (safe == NULL || smfi_setreply(ctx, (char *)code, (char *)dsn,
+	    safe) != MI_SUCCESS)
+		log_warning("smfi_setreply %s %s failed", code, dsn);
+	free(safe);
+	return code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+}
+
+/* Strip the angle brackets of an RCPT TO argument (new string). */
+static char *
+unbracket(const char *rcpt)
+{
+	size_t len = strlen(rcpt);
+
+	if (len >= 2 && rcpt[0] == '<' && rcpt[len - 1] == '>')
+		return strndup(rcpt + 1, len - 2);
+	return strdup(rcpt);
+}
+
+/* ESMTP arguments for the new recipient: the client's, plus our ORCPT. */
+static char *
+route_args(char **argv, const char *orig)
+{
+	char *buf = NULL, *x;
+	size_t size = 0;
+	bool have_orcpt = false;
+	FILE *f = open_memstream(&buf, &size);
+
+	if (f == NULL)
+		return NULL;
+	for (int i = 1; argv[i] != NULL; i++) {
+		if (strncasecmp(argv[i], "ORCPT=", 6) == 0)
+			have_orcpt = true;
+		fprintf(f, "%s%s", i > 1 ? " " : "", argv[i]);
+	}
+	if (!have_orcpt && (x = address_xtext(orig)) != NULL) {
+		fprintf(f, "%sORCPT=rfc822;%s", argv[1] ? " " : "", x);
+		free(x);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void
+log_decision(SMFICTX *ctx, struct conn *c, const struct decision *d,
+    const char *cache, double ms, bool observe)
+{
+	const char *qid = smfi_getsymval(ctx, "i");
+	char *fields = decision_format_log(d);
+	char *rcpt = log_escape(d->address ? d->address : "");
+
+	/* rewrite = no: the socketmap routes, the address stays as it is. */
+	bool kept = d->action == DECISION_ROUTE && !d->target &&
+	    d->domain != NULL && !d->domain->rewrite;
+
+	log_info("%s%srcpt=<%s> action=%s%s%s ms=%.1f%s%s conn=%lu",
+	    qid && *qid ? qid : "", qid && *qid ? ": " : "",
+	    rcpt ? rcpt : "?",
+	    fields ? fields : decision_action_name(d->action),
+	    kept ? " rewrite=no" : "", observe ? " mode=observe" : "", ms,
+	    cache ? " cache=" : "", cache ? cache : "", c->id);
+	free(fields);
+	free(rcpt);
+}
+
+static sfsistat
+nsm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long want = SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR;
+	struct runtime *rt = runtime_acquire();
+	unsigned long skip = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH |
+	    SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
+
+	(void)f2;
+	(void)f3;
+	/* Headers only when trace_header = yes: ask for what is used. */
+	if (rt != NULL && rt->cfg->milter.trace_header)
+		want |= SMFIF_ADDHDRS;
+	runtime_release(rt);
+	if ((f0 & (SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR)) !=
+	    (SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR))
+		log_warning("MTA does not offer recipient changes "
+		    "(actions 0x%lx): routed recipients cannot be rewritten",
+		    f0);
+	*pf0 = want & f0;
+	*pf1 = skip & f1;
+	*pf2 = 0;
+	*pf3 = 0;
+	/* The queue id at RCPT, where the MTA has one already. */
+	smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+	smfi_setsymlist(ctx, SMFIM_EOM, "i");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+nsm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	(void)hostname;
+	if (c == NULL || (c->rt = runtime_acquire()) == NULL) {
+		free(c);
+		log_err("cannot accept connection: %s",
+		    c ? "no configuration" : "out of memory");
+		return SMFIS_TEMPFAIL;
+	}
+	c->id = atomic_fetch_add(&conn_ids, 1) + 1;
+	c->tail = &c->routes;
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		c->have_client = inet_ntop(AF_INET, &in->sin_addr, c->client,
+		    sizeof(c->client)) != NULL;
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			c->have_client = inet_ntop(AF_INET,
+			    &in6->sin6_addr.s6_addr[12], c->client,
+			    sizeof(c->client)) != NULL;
+		else
+			c->have_client = inet_ntop(AF_INET6, &in6->sin6_addr,
+			    c->client, sizeof(c->client)) != NULL;
+	}
+	smfi_setpriv(ctx, c);
+	log_debug("conn=%lu connect from %s [%s]", c->id,
+	    hostname ? hostname : "unknown",
+	    c->have_client ? c->client : "local");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+nsm_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	(void)argv;
+	if (c != NULL)
+		routes_clear(c);	/* a new transaction */
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+nsm_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = smfi_getpriv(ctx);
+	const struct config *cfg;
+	struct decide_input in;
+	struct resolver_call call;
+	struct decision d;
+	struct timespec t0;
+	sfsistat rc = SMFIS_CONTINUE;
+	bool observe;
+
+	if (c == NULL || argv == NULL || argv[0] == NULL)
+		return SMFIS_CONTINUE;
+	cfg = c->rt->cfg;
+
+	/* Harvest guard: after max_unknown unknowns, slow the client down. */
+	if (cfg->milter.max_unknown > 0 &&
+	    c->unknowns >= cfg->milter.max_unknown) {
+		const char *qid = smfi_getsymval(ctx, "i");
+		char *raw = log_escape(argv[0]);
+
+		observe = cfg->milter.mode == CFG_MODE_OBSERVE;
+		log_info("%s%srcpt=%s action=tempfail code=451 dsn=4.7.1 "
+		    "reason=harvest unknowns=%u%s conn=%lu",
+		    qid && *qid ? qid : "", qid && *qid ? ": " : "",
+		    raw ? raw : "?", c->unknowns,
+		    observe ? " mode=observe" : "", c->id);
+		free(raw);
+		if (!observe) {
+			char *r = unbracket(argv[0]), *text = NULL;
+			if (r == NULL || asprintf(&text, "<%s>: %s", r,
+			    HARVEST_TEXT) < 0)
+				text = NULL;
+			rc = reply(ctx, "451", "4.7.1",
+			    text ? text : HARVEST_TEXT);
+			free(r);
+			free(text);
+			return rc;
+		}
+	}
+
+	in.rcpt = argv[0];
+	in.client_addr = c->have_client ? c->client : NULL;
+	call = (struct resolver_call){ .resolver = c->rt->resolver };
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	decide_recipient(cfg, &in, resolver_lookup, &call, &d);
+	observe = config_domain_mode(cfg, d.domain) == CFG_MODE_OBSERVE;
+	log_decision(ctx, c, &d, resolver_call_cache(&call), ms_since(&t0),
+	    observe);
+
+	if (d.action == DECISION_REJECT && d.reason == REASON_UNKNOWN)
+		c->unknowns++;
+	if (observe) {
+		decision_free(&d);
+		return SMFIS_CONTINUE;
+	}
+	switch (d.action) {
+	case DECISION_ROUTE:
+		if ((d.domain->rewrite || d.target) &&
+		    strcasecmp(d.to, d.address) != 0) {
+			struct route *r = calloc(1, sizeof(*r));
+			char *orig = unbracket(argv[0]);
+
+			if (r == NULL || orig == NULL ||
+			    (r->orig = strdup(argv[0])) == NULL ||
+			    (r->to = strdup(d.to)) == NULL ||
+			    (r->args = route_args(argv, orig)) == NULL) {
+				if (r != NULL) {
+					free(r->orig);
+					free(r->to);
+					free(r);
+				}
+				free(orig);
+				rc = reply(ctx, "451", "4.3.0",
+				    "Out of memory, try again later");
+				break;
+			}
+			if (cfg->milter.trace_header &&
+			    asprintf(&r->header, "<%s> -> <%s>%s%s", orig,
+			    d.to, d.directory ? " directory=" : "",
+			    d.directory ? d.directory->name : "") < 0)
+				r->header = NULL;
+			free(orig);
+			*c->tail = r;
+			c->tail = &r->next;
+		}
+		break;
+	case DECISION_REJECT:
+	case DECISION_TEMPFAIL: {
+		char *text = decision_reply_text(&d);
+		rc = reply(ctx, d.code, d.dsn, text ? text : "");
+		free(text);
+		break;
+	}
+	default:
+		break;
+	}
+	decision_free(&d);
+	return rc;
+}
+
+static sfsistat
+nsm_eom(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+	const char *qid;
+	char *to;
+
+	if (c == NULL || c->routes == NULL)
+		return SMFIS_CONTINUE;
+	qid = smfi_getsymval(ctx, "i");
+	for (struct route *r = c->routes; r != NULL; r = r->next) {
+		if (asprintf(&to, "<%s>", r->to) < 0)
+			return SMFIS_TEMPFAIL;
+		if (smfi_addrcpt_par(ctx, to, r->args) != MI_SUCCESS ||
+		    smfi_delrcpt(ctx, r->orig) != MI_SUCCESS) {
+			/* Better to defer than to deliver to the wrong place. */
+			log_err("%s%sconn=%lu cannot rewrite %s to %s: "
+			    "MTA refused the change", qid ? qid : "",
+			    qid ? ": " : "", c->id, r->orig, to);
+			free(to);
+			routes_clear(c);
+			return SMFIS_TEMPFAIL;
+		}
+		if (r->header != NULL &&
+		    smfi_addheader(ctx, "X-NSMilter-Route", r->header) !=
+		    MI_SUCCESS)
+			log_warning("%s%sconn=%lu cannot add X-NSMilter-Route",
+			    qid ? qid : "", qid ? ": " : "", c->id);
+		log_debug("%s%sconn=%lu rewrote %s to %s %s", qid ? qid : "",
+		    qid ? ": " : "", c->id, r->orig, to, r->args);
+		free(to);
+	}
+	routes_clear(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+nsm_abort(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		routes_clear(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+nsm_close(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	/* xxfi_close may come without a context (libmilter docs). */
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	routes_clear(c);
+	runtime_release(c->rt);
+	free(c);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc nsmilter_desc = {
+	.xxfi_name = "nsmilter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR | SMFIF_ADDHDRS,
+	.xxfi_connect = nsm_connect,
+	.xxfi_helo = NULL,
+	.xxfi_envfrom = nsm_envfrom,
+	.xxfi_envrcpt = nsm_envrcpt,
+	.xxfi_header = NULL,
+	.xxfi_eoh = NULL,
+	.xxfi_body = NULL,
+	.xxfi_eom = nsm_eom,
+	.xxfi_abort = nsm_abort,
+	.xxfi_close = nsm_close,
+	.xxfi_unknown = NULL,
+	.xxfi_data = NULL,
+	.xxfi_negotiate = nsm_negotiate,
+};
+
+int
+milter_register(void)
+{
+	return smfi_register(nsmilter_desc);
+}

@@ -1,0 +1,55 @@
+/*
+ * query.c - nsmilter -q: the milter's decision path, printed for scripts.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "decision/decide.h"
+#include "frontend/query.h"
+
+static int
+query_one(struct runtime *rt, const char *address, FILE *out)
+{
+	struct decide_input in = { .rcpt = address, .client_addr = NULL };
+	struct resolver_call call = { .resolver = rt->resolver };
+	struct decision d;
+	char *line;
+	int tempfail;
+
+	decide_recipient(rt->cfg, &in, resolver_lookup, &call, &d);
+	tempfail = d.action == DECISION_TEMPFAIL;
+	line = decision_format_query(&d);
+	fprintf(out, "%s\n", line ? line : "? tempfail error=\"out of memory\"");
+	fflush(out);
+	free(line);
+	decision_free(&d);
+	return tempfail;
+}
+
+int
+query_run(struct runtime *rt, char *const *addrs, int n, FILE *in, FILE *out)
+{
+	int tempfail = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (strcmp(addrs[i], "-") != 0) {
+			tempfail |= query_one(rt, addrs[i], out);
+			continue;
+		}
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t len;
+
+		while ((len = getline(&line, &cap, in)) >= 0) {
+			while (len > 0 && (line[len - 1] == '\n' ||
+			    line[len - 1] == '\r'))
+				line[--len] = '\0';
+			if (len == 0)
+				continue;
+			tempfail |= query_one(rt, line, out);
+		}
+		free(line);
+	}
+	return tempfail ? EX_TEMPFAIL : 0;
+}

@@ -1,0 +1,318 @@
+/*
+ * daemon.c - running the milter: bind, drop privileges, serve, reload.
+ *
+ * Signals: libmilter's own signal thread treats SIGHUP like SIGTERM (it
+ * stops the milter), but SPEC wants SIGHUP to reload.  So smfi_main runs in
+ * a thread of its own with HUP/TERM/INT blocked (libmilter's threads inherit
+ * that mask), while the main thread -- the thread-group leader, which Linux
+ * prefers for process-directed signals -- keeps them unblocked with handlers
+ * that write to a self-pipe.  The main thread then reloads on SIGHUP and
+ * calls smfi_stop() on SIGTERM/SIGINT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "process/daemon.h"
+#include "base/log.h"
+#include "frontend/milter.h"
+#include "process/runtime.h"
+#include "frontend/socketmap.h"
+#include "frontend/transport_map.h"
+
+static int sig_pipe[2] = { -1, -1 };
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+
+	if (write(sig_pipe[1], &b, 1) < 0) {
+		/* nothing to do: the pipe is full of signals already */
+	}
+	errno = saved;
+}
+
+static void *
+milter_thread(void *arg)
+{
+	int *status = arg;
+
+	*status = smfi_main();
+	on_signal(0);	/* tell the main thread smfi_main returned */
+	return NULL;
+}
+
+/* The file behind unix:/path or local:/path, or NULL for inet. */
+static const char *
+socket_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	return NULL;
+}
+
+static void
+log_config_errors(const struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		log_err("%s", errs->lines[i]);
+}
+
+static int
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user == NULL || *user == '\0')
+		return 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_err("user %s: no such user", user);
+		return -1;
+	}
+	if (getuid() == pw->pw_uid)
+		return 0;
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		log_err("cannot switch to user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_pidfile(const char *path)
+{
+	FILE *f;
+
+	if (path == NULL)
+		return 0;
+	if ((f = fopen(path, "w")) == NULL) {
+		log_err("pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/*
+ * Go to the background before any thread exists (threads do not survive
+ * fork): the parent waits on a pipe until the child is ready or has failed,
+ * and exits with the child's status, so "nsmilter" without -f still reports
+ * a bad socket or user.  Returns the write end for background_ready(), or
+ * -1 on failure.
+ */
+static int
+background_start(void)
+{
+	int p[2], fd;
+	pid_t pid;
+	char b;
+
+	if (pipe(p) != 0 || (pid = fork()) < 0) {
+		log_err("cannot go to the background: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0) {
+		ssize_t n;
+		int st;
+
+		close(p[1]);
+		while ((n = read(p[0], &b, 1)) < 0 && errno == EINTR)
+			;
+		if (n == 1)
+			_exit(0);	/* the daemon is up */
+		/* It exited before it was ready: pass its status on. */
+		if (waitpid(pid, &st, 0) == pid)
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : EX_SOFTWARE);
+		_exit(EX_SOFTWARE);
+	}
+	close(p[0]);
+	setsid();
+	if (chdir("/") != 0)
+		log_warning("chdir /: %s", strerror(errno));
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return p[1];
+}
+
+/* Tell the waiting parent that the daemon is up. */
+static void
+background_ready(int fd)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, "", 1) < 0)
+		log_warning("cannot notify the parent: %s", strerror(errno));
+	close(fd);
+}
+
+static void
+reload(const char *path)
+{
+	struct config_errors errs = { 0 };
+	struct runtime *old = runtime_acquire(), *rt;
+
+	rt = runtime_load(path, &ldapdir_ops, &errs);
+	if (rt == NULL) {
+		log_config_errors(&errs);
+		log_err("reload of %s failed: the old configuration stays "
+		    "in force", path);
+		config_errors_free(&errs);
+		runtime_release(old);
+		return;
+	}
+	if (old != NULL) {
+		const char *a = old->cfg->milter.socket, *b = rt->cfg->milter.socket;
+		const char *c = old->cfg->milter.socketmap, *d = rt->cfg->milter.socketmap;
+		if (strcmp(a, b) != 0 || (c == NULL) != (d == NULL) ||
+		    (c != NULL && strcmp(c, d) != 0))
+			log_warning("socket and socketmap changes take effect "
+			    "at the next restart");
+	}
+	log_set_level(rt->cfg->milter.log_level);
+	runtime_install(rt);
+	runtime_release(old);
+	log_info("configuration %s reloaded", path);
+}
+
+int
+daemon_run(const struct daemon_options *opt)
+{
+	struct config_errors errs = { 0 };
+	struct runtime *rt;
+	struct socketmap_server *sm = NULL;
+	const struct config *cfg;
+	const char *spec, *path;
+	pthread_t tid;
+	sigset_t block, old;
+	struct sigaction sa;
+	int milter_status = MI_FAILURE, status = 0;
+	char *err = NULL, *pidfile = NULL;
+	int ready_fd = -1;
+
+	log_open(LOG_MAIL, opt->foreground);
+	if (!opt->foreground && (ready_fd = background_start()) < 0)
+		return EX_OSERR;
+	rt = runtime_load(opt->config_path, &ldapdir_ops, &errs);
+	if (rt == NULL) {
+		log_config_errors(&errs);
+		config_errors_free(&errs);
+		return EX_CONFIG;
+	}
+	cfg = rt->cfg;
+	closelog();
+	log_open(cfg->milter.syslog_facility, opt->foreground);
+	log_set_level(cfg->milter.log_level);
+	runtime_install(rt);
+
+	spec = opt->socket ? opt->socket : cfg->milter.socket;
+	path = socket_path(spec);
+	if (milter_register() != MI_SUCCESS || smfi_setconn((char *)spec) !=
+	    MI_SUCCESS || smfi_opensocket(1) != MI_SUCCESS) {
+		log_err("cannot listen on %s", spec);
+		runtime_shutdown();
+		return EX_UNAVAILABLE;
+	}
+	if (path != NULL && chmod(path, cfg->milter.socket_mode) != 0)
+		log_warning("chmod %s: %s", path, strerror(errno));
+	if (cfg->milter.socketmap != NULL) {
+		sm = socketmap_start(cfg->milter.socketmap,
+		    cfg->milter.socket_mode, transport_map_lookup, NULL, &err);
+		if (sm == NULL) {
+			log_err("%s", err ? err : "socketmap: cannot start");
+			free(err);
+			runtime_shutdown();
+			return EX_UNAVAILABLE;
+		}
+	}
+	if (drop_privileges(opt->user ? opt->user : cfg->milter.user) != 0 ||
+	    write_pidfile(cfg->milter.pidfile) != 0) {
+		if (sm != NULL)
+			socketmap_stop(sm);
+		runtime_shutdown();
+		return EX_OSERR;
+	}
+
+	/* cfg belongs to the first snapshot, which a reload may free. */
+	if (cfg->milter.pidfile != NULL)
+		pidfile = strdup(cfg->milter.pidfile);
+	if (pipe(sig_pipe) != 0) {
+		log_err("pipe: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK);
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	if (pthread_create(&tid, NULL, milter_thread, &milter_status) != 0) {
+		log_err("cannot start the milter thread");
+		return EX_OSERR;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
+	log_info("nsmilter %s listening on %s%s%s", NSMILTER_VERSION, spec,
+	    sm ? ", socketmap on " : "", sm ? cfg->milter.socketmap : "");
+	background_ready(ready_fd);
+	cfg = NULL;
+
+	for (;;) {
+		unsigned char b;
+		ssize_t n = read(sig_pipe[0], &b, 1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (b == SIGHUP) {
+			reload(opt->config_path);
+			continue;
+		}
+		if (b == SIGTERM || b == SIGINT)
+			log_info("stopping on signal %d", b);
+		else
+			log_err("the milter stopped unexpectedly");
+		status = b == 0 ? EX_SOFTWARE : 0;
+		break;
+	}
+	smfi_stop();
+	pthread_join(tid, NULL);
+	if (sm != NULL)
+		socketmap_stop(sm);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	free(pidfile);
+	runtime_shutdown();
+	log_info("stopped");
+	return status != 0 ? status : (milter_status == MI_SUCCESS ? 0 : EX_SOFTWARE);
+}

@@ -1,0 +1,102 @@
+/*
+ * main.c - nsmilter's command line (SPEC "Command line").
+ *
+ *   nsmilter [-c FILE] [-f] [-p SOCKET] [-u USER]   run the milter
+ *   nsmilter [-c FILE] -n                            check the configuration
+ *   nsmilter [-c FILE] -q ADDRESS...                 decide and print
+ *   nsmilter -V                                      version
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "process/daemon.h"
+#include "directory/directory.h"
+#include "frontend/query.h"
+#include "process/runtime.h"
+
+#define DEFAULT_CONFIG "/etc/nsmilter/nsmilter.ini"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: nsmilter [-c FILE] [-f] [-p SOCKET] [-u USER]\n"
+	    "       nsmilter [-c FILE] -n\n"
+	    "       nsmilter [-c FILE] -q ADDRESS... (- reads standard input)\n"
+	    "       nsmilter -V\n");
+}
+
+static void
+print_errors(const struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		fprintf(stderr, "%s\n", errs->lines[i]);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_options opt = { .config_path = DEFAULT_CONFIG };
+	struct config_errors errs = { 0 };
+	bool check = false, query = false;
+	int ch, status;
+
+	while ((ch = getopt(argc, argv, "c:fp:u:nqVh")) != -1) {
+		switch (ch) {
+		case 'c': opt.config_path = optarg; break;
+		case 'f': opt.foreground = true; break;
+		case 'p': opt.socket = optarg; break;
+		case 'u': opt.user = optarg; break;
+		case 'n': check = true; break;
+		case 'q': query = true; break;
+		case 'V':
+			printf("nsmilter %s\n", NSMILTER_VERSION);
+			return 0;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return EX_USAGE;
+		}
+	}
+	if ((check && query) || (query && optind >= argc) ||
+	    (!query && optind < argc)) {
+		usage();
+		return EX_USAGE;
+	}
+
+	if (check) {
+		struct config *cfg = config_load(opt.config_path, &errs);
+
+		if (cfg == NULL) {
+			print_errors(&errs);
+			config_errors_free(&errs);
+			return EX_CONFIG;
+		}
+		config_free(cfg);
+		return 0;
+	}
+	if (query) {
+		struct runtime *rt = runtime_load(opt.config_path, &ldapdir_ops,
+		    &errs);
+
+		if (rt == NULL) {
+			if (errs.n == 0)
+				fprintf(stderr, "%s: cannot set up the "
+				    "directories\n", opt.config_path);
+			print_errors(&errs);
+			config_errors_free(&errs);
+			return EX_CONFIG;
+		}
+		status = query_run(rt, argv + optind, argc - optind, stdin,
+		    stdout);
+		runtime_release(rt);
+		return status;
+	}
+	return daemon_run(&opt);
+}
