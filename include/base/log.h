@@ -8,7 +8,8 @@
 #include <syslog.h>
 
 void log_open(int facility, bool to_stderr);
-void log_set_level(int level);   /* enum cfg_log_level */
+/* Log PRIORITY (LOG_ERR ... LOG_DEBUG) and more urgent; thread-safe. */
+void log_set_level(int priority);
 void log_msg(int priority, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

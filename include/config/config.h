@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <syslog.h>
 
 enum cfg_mode { CFG_MODE_INHERIT = 0, CFG_MODE_ENFORCE, CFG_MODE_OBSERVE };
 enum cfg_domain_type {
@@ -21,8 +22,10 @@ enum cfg_domain_type {
 enum cfg_unknown { CFG_UNKNOWN_REJECT, CFG_UNKNOWN_ROUTE };
 enum cfg_on_error { CFG_ON_ERROR_TEMPFAIL, CFG_ON_ERROR_ACCEPT };
 enum cfg_scope { CFG_SCOPE_BASE, CFG_SCOPE_ONE, CFG_SCOPE_SUB };
+/* The syslog priority itself, so the logger needs no configuration type. */
 enum cfg_log_level {
-	CFG_LOG_ERROR, CFG_LOG_WARNING, CFG_LOG_INFO, CFG_LOG_DEBUG
+	CFG_LOG_ERROR = LOG_ERR, CFG_LOG_WARNING = LOG_WARNING,
+	CFG_LOG_INFO = LOG_INFO, CFG_LOG_DEBUG = LOG_DEBUG
 };
 
 /* A comma- or space-separated list value. */

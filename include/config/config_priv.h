@@ -69,7 +69,8 @@ struct config_pending {
 extern const struct config_option config_table[];
 extern const size_t config_table_len;
 
-const char *config_kind_name(enum config_kind kind);
+/* "authoritative", ... (from the option table's names). */
+const char *config_domain_type_name(enum cfg_domain_type type);
 const struct config_option *config_table_find(enum config_kind kind,
     const char *key);
 /* The object an option of a section is stored in. */
@@ -128,10 +129,8 @@ struct config_ctx {
 };
 
 /* config_error.c */
-char *config_format(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-char *config_vformat(const char *fmt, va_list ap)
-    __attribute__((format(printf, 1, 0)));
+/* "milter", "directory", "domain". */
+const char *config_kind_name(enum config_kind kind);
 /*
  * Report one problem.  SECTION is iniparser's (lowercased) section name, or
  * NULL for a file-level problem; KEY is NULL for a section-level problem.

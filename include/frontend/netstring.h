@@ -12,10 +12,10 @@
 #include <stddef.h>
 
 enum netstring_status {
-    NETSTRING_OK,           /* one complete netstring decoded */
-    NETSTRING_INCOMPLETE,   /* valid so far; more bytes needed */
-    NETSTRING_BAD_FORMAT,   /* non-digit length, leading zero, no ':' or ',' */
-    NETSTRING_TOO_LONG,     /* declared length exceeds the caller's maximum */
+	NETSTRING_OK,         /* one complete netstring decoded */
+	NETSTRING_INCOMPLETE, /* valid so far; more bytes needed */
+	NETSTRING_BAD_FORMAT, /* non-digit length, leading zero, no ':' or ',' */
+	NETSTRING_TOO_LONG,   /* declared length exceeds the caller's maximum */
 };
 
 /*
@@ -25,8 +25,8 @@ enum netstring_status {
  * size of the whole netstring; otherwise the outputs are left untouched.
  * Never reads past BUF + LEN.
  */
-enum netstring_status netstring_decode(const char *buf, size_t len,
-    size_t max, const char **data, size_t *data_len, size_t *consumed);
+enum netstring_status netstring_decode(const char *buf, size_t len, size_t max,
+    const char **data, size_t *data_len, size_t *consumed);
 
 /*
  * Encode LEN bytes of DATA.  Returns a new NUL-terminated string (the NUL

@@ -19,8 +19,8 @@
  * "NOTFOUND ", "TEMP ...", "PERM ..."), or NULL (answered "TEMP internal error").
  * Called from several threads at once.
  */
-typedef char *(*socketmap_lookup_fn)(void *ctx, const char *map,
-    const char *key);
+typedef char *(*socketmap_lookup_fn)(
+    void *ctx, const char *map, const char *key);
 
 struct socketmap_server;
 

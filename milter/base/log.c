@@ -1,34 +1,32 @@
 /*
  * log.c - syslog with ident "nsmilter"; in the foreground also stderr.
+ *
+ * The level and the stderr switch are atomics: SIGHUP sets the level in
+ * the main thread while milter threads log.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <syslog.h>
-#include <time.h>
 
-#include "config/config.h"
 #include "base/log.h"
+#include "base/xfmt.h"
 
-static bool log_stderr;
-static int log_max = LOG_INFO;
+static atomic_bool log_stderr;
+static atomic_int log_max = LOG_INFO;
 
 void
 log_open(int facility, bool to_stderr)
 {
-	log_stderr = to_stderr;
+	atomic_store(&log_stderr, to_stderr);
 	openlog("nsmilter", LOG_PID | LOG_NDELAY, facility);
 }
 
 void
-log_set_level(int level)
+log_set_level(int priority)
 {
-	switch (level) {
-	case CFG_LOG_ERROR:   log_max = LOG_ERR; break;
-	case CFG_LOG_WARNING: log_max = LOG_WARNING; break;
-	case CFG_LOG_INFO:    log_max = LOG_INFO; break;
-	default:              log_max = LOG_DEBUG; break;
-	}
+	atomic_store(&log_max, priority);
 }
 
 void
@@ -36,16 +34,16 @@ log_msg(int priority, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (priority > log_max)
+	if (priority > atomic_load_explicit(&log_max, memory_order_relaxed))
 		return;
 	va_start(ap, fmt);
 	vsyslog(priority, fmt, ap);
 	va_end(ap);
-	if (log_stderr) {
+	if (atomic_load_explicit(&log_stderr, memory_order_relaxed)) {
 		char *line;
 
 		va_start(ap, fmt);
-		if (vasprintf(&line, fmt, ap) >= 0) {
+		if ((line = xvasprintf(fmt, ap)) != NULL) {
 			/* one write per line: threads don't interleave */
 			fprintf(stderr, "nsmilter: %s\n", line);
 			free(line);

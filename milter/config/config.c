@@ -11,6 +11,7 @@
 
 #include <iniparser.h>
 
+#include "base/xfmt.h"
 #include "config/config_priv.h"
 
 /* One INI section while loading. */
@@ -84,7 +85,7 @@ check_required(struct config_ctx *ctx, const dictionary *d,
 		    !config_table_is_empty(o, config_table_target(o, s->obj,
 		    s->pending)))
 			continue;
-		if ((entry = config_format("%s:%s", s->name, o->key)) == NULL) {
+		if ((entry = xasprintf("%s:%s", s->name, o->key)) == NULL) {
 			config_errors_add(ctx, NULL);
 			return;
 		}
@@ -316,7 +317,7 @@ config_load(const char *path, struct config_errors *errs)
 		config_free(ctx.cfg);
 		ctx.cfg = NULL;
 		if (errs->n == 0)
-			config_errors_add(&ctx, config_format("%s: out of "
+			config_errors_add(&ctx, xasprintf("%s: out of "
 			    "memory", path));
 	}
 	config_errors_free(&discard);

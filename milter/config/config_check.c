@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "base/sockspec.h"
 #include "config/config_priv.h"
 
 #define PASSWORD_MAX 4096
@@ -21,20 +22,6 @@
 	config_error_in(ctx, CONFIG_DIRECTORY, (dir)->name, key, __VA_ARGS__)
 #define DOM_ERR(ctx, dom, key, ...) \
 	config_error_in(ctx, CONFIG_DOMAIN, (dom)->name, key, __VA_ARGS__)
-
-static const char *
-type_name(enum cfg_domain_type type)
-{
-	switch (type) {
-	case CFG_DOMAIN_AUTHORITATIVE:
-		return "authoritative";
-	case CFG_DOMAIN_INTERNAL_RELAY:
-		return "internal-relay";
-	case CFG_DOMAIN_EXTERNAL_RELAY:
-		return "external-relay";
-	}
-	return "?";
-}
 
 /* Read bind_password_file into bind_password, one trailing newline off. */
 static void
@@ -164,11 +151,11 @@ check_domain(struct config_ctx *ctx, struct domain_config *dom,
 
 	if (dom->type != CFG_DOMAIN_EXTERNAL_RELAY && names->n == 0)
 		DOM_ERR(ctx, dom, "directories", "missing, required by "
-		    "type = %s", type_name(dom->type));
+		    "type = %s", config_domain_type_name(dom->type));
 	if (dom->unknown == CFG_UNKNOWN_ROUTE &&
 	    dom->type != CFG_DOMAIN_INTERNAL_RELAY)
 		DOM_ERR(ctx, dom, "unknown", "'route' needs type = "
-		    "internal-relay (type is %s)", type_name(dom->type));
+		    "internal-relay (type is %s)", config_domain_type_name(dom->type));
 	if (dom->fallback_route == NULL) {
 		if (dom->type == CFG_DOMAIN_EXTERNAL_RELAY)
 			DOM_ERR(ctx, dom, "fallback_route", "missing, required "
@@ -179,16 +166,16 @@ check_domain(struct config_ctx *ctx, struct domain_config *dom,
 	}
 }
 
-/* "local:/path" is libmilter's other name for "unix:/path". */
+/* "local:" and "LOCAL:" become "unix:", "INET:" becomes "inet:", in place. */
 static void
 normalise_socket(char *s)
 {
-	if (s != NULL && strncasecmp(s, "local:", 6) == 0) {
-		memcpy(s, "unix", 4);
-		memmove(s + 4, s + 5, strlen(s + 5) + 1);
-	} else if (s != NULL && strncasecmp(s, "unix:", 5) == 0) {
-		memcpy(s, "unix", 4);
-	} else if (s != NULL && strncasecmp(s, "inet:", 5) == 0) {
+	const char *path = sockspec_path(s);
+
+	if (path != NULL) {
+		memmove(s + 5, path, strlen(path) + 1);
+		memcpy(s, "unix:", 5);
+	} else if (s != NULL && strncasecmp(s, "inet", 4) == 0) {
 		memcpy(s, "inet", 4);
 	}
 }

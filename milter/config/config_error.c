@@ -7,26 +7,20 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/xfmt.h"
 #include "config/config_priv.h"
 
-char *
-config_vformat(const char *fmt, va_list ap)
+const char *config_kind_name(enum config_kind kind)
 {
-	char *s;
-
-	return vasprintf(&s, fmt, ap) < 0 ? NULL : s;
-}
-
-char *
-config_format(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	s = config_vformat(fmt, ap);
-	va_end(ap);
-	return s;
+	switch (kind) {
+	case CONFIG_MILTER:
+		return "milter";
+	case CONFIG_DIRECTORY:
+		return "directory";
+	case CONFIG_DOMAIN:
+		return "domain";
+	}
+	return "?";
 }
 
 /* Add LINE (taken over; NULL when out of memory) to the error lines. */
@@ -64,18 +58,18 @@ static void
 verror(struct config_ctx *ctx, const char *section, const char *key,
     const char *fmt, va_list ap)
 {
-	char *msg = config_vformat(fmt, ap);
+	char *msg = xvasprintf(fmt, ap);
 	char *line;
 
 	if (msg == NULL)
 		line = NULL;
 	else if (section == NULL)
-		line = config_format("%s: %s", ctx->path, msg);
+		line = xasprintf("%s: %s", ctx->path, msg);
 	else if (key == NULL)
-		line = config_format("%s: [%s]: %s", ctx->path,
+		line = xasprintf("%s: [%s]: %s", ctx->path,
 		    section_display(ctx, section), msg);
 	else
-		line = config_format("%s: [%s] %s: %s", ctx->path,
+		line = xasprintf("%s: [%s] %s: %s", ctx->path,
 		    section_display(ctx, section), key, msg);
 	config_errors_add(ctx, line);
 	free(msg);
@@ -99,8 +93,8 @@ config_error_in(struct config_ctx *ctx, enum config_kind kind,
 	char *section;
 	va_list ap;
 
-	section = name == NULL ? config_format("%s", config_kind_name(kind)) :
-	    config_format("%s %s", config_kind_name(kind), name);
+	section = name == NULL ? xasprintf("%s", config_kind_name(kind)) :
+	    xasprintf("%s %s", config_kind_name(kind), name);
 	if (section == NULL) {
 		config_errors_add(ctx, NULL);
 		return;

@@ -17,6 +17,7 @@
 
 #include <iniparser.h>
 
+#include "base/xfmt.h"
 #include "config/config_priv.h"
 
 /*
@@ -86,7 +87,7 @@ ini_error(const char *fmt, ...)
 	char *msg;
 
 	va_start(ap, fmt);
-	msg = config_vformat(fmt, ap);
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	if (ini_ctx == NULL) {
 		/* Not called from config_load(): nobody to tell but stderr. */
@@ -188,7 +189,7 @@ ini_load(struct config_ctx *ctx, const char *text, size_t len, bool changed)
 	if (changed) {
 		if (tmpdir == NULL || *tmpdir != '/')
 			tmpdir = "/tmp";
-		if ((tmp = config_format("%s/nsmilter-ini.XXXXXX", tmpdir))
+		if ((tmp = xasprintf("%s/nsmilter-ini.XXXXXX", tmpdir))
 		    == NULL || (fd = mkstemp(tmp)) < 0) {
 			config_error(ctx, NULL, NULL, "cannot create a "
 			    "temporary copy in %s: %s", tmpdir,

@@ -16,24 +16,11 @@
 #include <ldap.h>
 
 #include "decision/address.h"
+#include "base/sockspec.h"
+#include "base/xfmt.h"
 #include "config/config_priv.h"
 
 #define TEXT_MAX 400    /* reject_text, tempfail_text: fits one reply line */
-
-static bool
-valid_port(const char *s, size_t len)
-{
-	unsigned long v = 0;
-
-	if (len == 0 || len > 5)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	return v >= 1 && v <= 65535;
-}
 
 static bool
 valid_domain(const char *s)
@@ -71,18 +58,17 @@ valid_ip(const char *s)
 bool
 config_syntax_socket(const char *value, char **why)
 {
-	const char *at;
+	struct sockspec sp;
+	char *detail = NULL;
 
-	if (strncasecmp(value, "unix:", 5) == 0 && value[5] == '/')
+	if (sockspec_parse(value, &sp, &detail) == 0 &&
+	    (sp.family == SOCKSPEC_UNIX || valid_ip(sp.host) ||
+	    valid_domain(sp.host))) {
+		free(detail);
 		return true;
-	if (strncasecmp(value, "local:", 6) == 0 && value[6] == '/')
-		return true;
-	if (strncasecmp(value, "inet:", 5) == 0 &&
-	    (at = strchr(value + 5, '@')) != NULL &&
-	    valid_port(value + 5, (size_t)(at - (value + 5))) &&
-	    (valid_ip(at + 1) || valid_domain(at + 1)))
-		return true;
-	*why = config_format("'%s' is not unix:/path or inet:port@host",
+	}
+	free(detail);
+	*why = xasprintf("'%s' is not unix:/path or inet:port@host",
 	    value);
 	return false;
 }
@@ -99,7 +85,7 @@ config_syntax_ldap_uri(const char *value, char **why)
 		ldap_free_urldesc(lud);
 		return true;
 	}
-	*why = config_format("'%s' is not an ldap://, ldaps:// or ldapi:// URI",
+	*why = xasprintf("'%s' is not an ldap://, ldaps:// or ldapi:// URI",
 	    value);
 	return false;
 }
@@ -109,7 +95,7 @@ config_syntax_ip(const char *value, char **why)
 {
 	if (valid_ip(value))
 		return true;
-	*why = config_format("'%s' is not an IP address", value);
+	*why = xasprintf("'%s' is not an IP address", value);
 	return false;
 }
 
@@ -118,7 +104,7 @@ config_syntax_domain(const char *value, char **why)
 {
 	if (valid_domain(value))
 		return true;
-	*why = config_format("'%s' is not a domain name", value);
+	*why = xasprintf("'%s' is not a domain name", value);
 	return false;
 }
 
@@ -129,7 +115,7 @@ config_syntax_filter(const char *value, char **why)
 	bool expands = false;
 
 	if (!address_filter_template_ok(value)) {
-		*why = config_format("'%s' is not a filter template "
+		*why = xasprintf("'%s' is not a filter template "
 		    "(%% must be followed by s, u, d or %%)", value);
 		return false;
 	}
@@ -144,12 +130,12 @@ config_syntax_filter(const char *value, char **why)
 		}
 	}
 	if (value[0] != '(' || depth != 0) {
-		*why = config_format("'%s' is not an LDAP filter "
+		*why = xasprintf("'%s' is not an LDAP filter "
 		    "(unbalanced parentheses)", value);
 		return false;
 	}
 	if (!expands) {
-		*why = config_format("'%s' does not use %%s, %%u or %%d", value);
+		*why = xasprintf("'%s' does not use %%s, %%u or %%d", value);
 		return false;
 	}
 	return true;
@@ -163,7 +149,7 @@ config_syntax_delimiter(const char *value, char **why)
 
 		if (c <= ' ' || c >= 127 || isalnum(c) ||
 		    strchr("@\"\\()<>[],;:", c) != NULL) {
-			*why = config_format("'%s' is not a set of delimiter "
+			*why = xasprintf("'%s' is not a set of delimiter "
 			    "characters (e.g. + or +-)", value);
 			return false;
 		}
@@ -175,12 +161,12 @@ bool
 config_syntax_text(const char *value, char **why)
 {
 	if (strlen(value) > TEXT_MAX) {
-		*why = config_format("is longer than %d characters", TEXT_MAX);
+		*why = xasprintf("is longer than %d characters", TEXT_MAX);
 		return false;
 	}
 	for (const char *p = value; *p != '\0'; p++) {
 		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 127) {
-			*why = config_format("'%s' contains a character that is "
+			*why = xasprintf("'%s' contains a character that is "
 			    "not printable ASCII", value);
 			return false;
 		}
@@ -193,7 +179,7 @@ config_syntax_abs_path(const char *value, char **why)
 {
 	if (value[0] == '/')
 		return true;
-	*why = config_format("'%s' is not an absolute path", value);
+	*why = xasprintf("'%s' is not an absolute path", value);
 	return false;
 }
 
@@ -204,7 +190,7 @@ config_syntax_readable(const char *value, char **why)
 		return false;
 	if (access(value, R_OK) == 0)
 		return true;
-	*why = config_format("cannot read '%s': %s", value, strerror(errno));
+	*why = xasprintf("cannot read '%s': %s", value, strerror(errno));
 	return false;
 }
 
@@ -222,7 +208,7 @@ config_syntax_attribute(const char *value, char **why)
 	}
 	if (p != value && *p == '\0')
 		return true;
-	*why = config_format("'%s' is not an LDAP attribute name", value);
+	*why = xasprintf("'%s' is not an LDAP attribute name", value);
 	return false;
 }
 
@@ -231,7 +217,7 @@ config_syntax_word(const char *value, char **why)
 {
 	for (const char *p = value; *p != '\0'; p++) {
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p == 127) {
-			*why = config_format("'%s' contains white space or "
+			*why = xasprintf("'%s' contains white space or "
 			    "control characters", value);
 			return false;
 		}

@@ -202,21 +202,6 @@ const struct config_option config_table[] = {
 const size_t config_table_len = sizeof(config_table) / sizeof(config_table[0]);
 
 #define N_OPTIONS (sizeof(config_table) / sizeof(config_table[0]))
-
-const char *
-config_kind_name(enum config_kind kind)
-{
-	switch (kind) {
-	case CONFIG_MILTER:
-		return "milter";
-	case CONFIG_DIRECTORY:
-		return "directory";
-	case CONFIG_DOMAIN:
-		return "domain";
-	}
-	return "?";
-}
-
 const struct config_option *
 config_table_find(enum config_kind kind, const char *key)
 {
@@ -371,4 +356,13 @@ config_options(const struct config_option_info **out)
 	pthread_once(&option_info_once, option_info_fill);
 	*out = option_info;
 	return N_OPTIONS;
+}
+
+const char *
+config_domain_type_name(enum cfg_domain_type type)
+{
+	for (const struct config_enum *e = type_names; e->name != NULL; e++)
+		if (e->value == (int)type)
+			return e->name;
+	return "?";
 }

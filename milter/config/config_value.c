@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/xfmt.h"
 #include "config/config_priv.h"
 
 /* Parse a plain decimal number: digits only, no sign, no white space. */
@@ -51,7 +52,7 @@ config_value_bool(const char *s, bool *out, char **why)
 			return true;
 		}
 	}
-	*why = config_format("'%s' is not a boolean (use yes or no)", s);
+	*why = xasprintf("'%s' is not a boolean (use yes or no)", s);
 	return false;
 }
 
@@ -62,11 +63,11 @@ config_value_unsigned(const char *s, unsigned long min, unsigned long max,
 	unsigned long v;
 
 	if (!parse_decimal(s, strlen(s), &v)) {
-		*why = config_format("'%s' is not a number", s);
+		*why = xasprintf("'%s' is not a number", s);
 		return false;
 	}
 	if (v < min || v > max || v > UINT_MAX) {
-		*why = config_format("'%s' is out of range (%lu to %lu)", s,
+		*why = xasprintf("'%s' is out of range (%lu to %lu)", s,
 		    min, max);
 		return false;
 	}
@@ -108,7 +109,7 @@ config_value_duration(const char *s, unsigned long min, unsigned long max,
 		}
 	}
 	if (mult == 0 || !parse_decimal(s, digits, &n)) {
-		*why = config_format("'%s' is not a duration (use s, m or h)",
+		*why = xasprintf("'%s' is not a duration (use s, m or h)",
 		    s);
 		return false;
 	}
@@ -118,7 +119,7 @@ config_value_duration(const char *s, unsigned long min, unsigned long max,
 
 		config_value_format_duration(min, lo, sizeof(lo));
 		config_value_format_duration(max, hi, sizeof(hi));
-		*why = config_format("'%s' is out of range (%s to %s)", s, lo,
+		*why = xasprintf("'%s' is out of range (%s to %s)", s, lo,
 		    hi);
 		return false;
 	}
@@ -134,14 +135,14 @@ config_value_octal(const char *s, unsigned long min, unsigned long max,
 	size_t len = strlen(s);
 
 	if (len == 0 || len > 6 || strspn(s, "01234567") != len) {
-		*why = config_format("'%s' is not an octal mode (e.g. 0660)",
+		*why = xasprintf("'%s' is not an octal mode (e.g. 0660)",
 		    s);
 		return false;
 	}
 	for (size_t i = 0; i < len; i++)
 		v = v * 8 + (unsigned long)(s[i] - '0');
 	if (v < min || v > max) {
-		*why = config_format("'%s' is out of range (%#lo to %#lo)", s,
+		*why = xasprintf("'%s' is out of range (%#lo to %#lo)", s,
 		    min, max);
 		return false;
 	}
@@ -174,7 +175,7 @@ config_value_enum(const char *s, const struct config_enum *names, int *out,
 		first = false;
 	}
 	if (fclose(f) == 0)
-		*why = config_format("'%s' is not one of %s", s, choices);
+		*why = xasprintf("'%s' is not one of %s", s, choices);
 	free(choices);
 	return false;
 }

@@ -25,6 +25,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "base/sockspec.h"
 #include "process/daemon.h"
 #include "base/log.h"
 #include "frontend/milter.h"
@@ -53,17 +54,6 @@ milter_thread(void *arg)
 
 	*status = smfi_main();
 	on_signal(0);	/* tell the main thread smfi_main returned */
-	return NULL;
-}
-
-/* The file behind unix:/path or local:/path, or NULL for inet. */
-static const char *
-socket_path(const char *spec)
-{
-	if (strncmp(spec, "unix:", 5) == 0)
-		return spec + 5;
-	if (strncmp(spec, "local:", 6) == 0)
-		return spec + 6;
 	return NULL;
 }
 
@@ -227,7 +217,7 @@ daemon_run(const struct daemon_options *opt)
 	runtime_install(rt);
 
 	spec = opt->socket ? opt->socket : cfg->milter.socket;
-	path = socket_path(spec);
+	path = sockspec_path(spec);
 	if (milter_register() != MI_SUCCESS || smfi_setconn((char *)spec) !=
 	    MI_SUCCESS || smfi_opensocket(1) != MI_SUCCESS) {
 		log_err("cannot listen on %s", spec);
