@@ -5,7 +5,7 @@
  * its -b, -f, -D, -y, -a), C connections, each keeping O searches
  * outstanding (ldap_search_ext, results collected with ldap_result under
  * one poll loop).  The filter template is expanded exactly as nsmilter
- * does (address_expand_filter from the nsmilter core: %s %u %d, RFC 4515
+ * does (ldapfilter_expand from the nsmilter core: %s %u %d, RFC 4515
  * escaping), with addresses from a list file taken in order.
  *
  *   ldapload [-c CONNS] [-o OUTSTANDING] [-d SECONDS] [-W WARMUP] -l FILE
@@ -33,6 +33,7 @@
 
 #include "addrlist.h"
 #include "decision/address.h"
+#include "directory/ldap/ldap_filter.h"
 #include "hist.h"
 
 #define MAX_TARGETS 8
@@ -137,7 +138,7 @@ search_start(struct lconn *c, unsigned i)
 {
 	struct target *t = c->t;
 	const char *addr = addrs.v[t->next++ % addrs.n];
-	char *filter = address_expand_filter(t->filter, addr);
+	char *filter = ldapfilter_expand(t->filter, addr);
 	int rc;
 
 	if (filter == NULL) {

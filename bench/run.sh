@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/run.sh - nsmilter's benchmark (issue 6): one command, one table.
+# bench/run.sh - nsmilter's benchmark: one command, one table.
 #
 #   bench/run.sh [BUILD_DIR]          (as root, after building; default build/)
 #

@@ -1,7 +1,7 @@
 /*
  * address.h - envelope recipient parsing, normalisation and encodings.
  *
- * Pure string functions: no configuration, no I/O.
+ * Pure string functions: no configuration, no I/O, no libldap.
  */
 #ifndef NSMILTER_ADDRESS_H
 #define NSMILTER_ADDRESS_H
@@ -36,18 +36,6 @@ void address_free(struct address *a);
  * new string, or NULL when there is no extension (or DELIMS is NULL/empty).
  */
 char *address_strip_extension(const struct address *a, const char *delims);
-
-/*
- * Expand an LDAP filter template: %s the whole address, %u the local part,
- * %d the domain, %% a percent sign.  Every expanded value is escaped per
- * RFC 4515 (libldap's ldap_bv2escaped_filter_value).  ADDR is "local@domain"
- * (split at the last '@').  Returns a new string, or NULL for an invalid
- * template (a '%' followed by anything else) or out of memory.
- */
-char *address_expand_filter(const char *tmpl, const char *addr);
-
-/* Whether TMPL is a valid filter template (for config checks). */
-bool address_filter_template_ok(const char *tmpl);
 
 /* RFC 3461 xtext encoding ('+', '=', and bytes outside 33..126 as +XX). */
 char *address_xtext(const char *s);

@@ -37,6 +37,9 @@ enum decision_reason {
 	REASON_SYNTAX,     /* reject 501 5.1.3 */
 	REASON_LOOP,       /* reject 554 5.4.6 */
 	REASON_DIRECTORY,  /* tempfail 451 4.4.3, or accept by on_directory_error */
+	REASON_NOMEM,      /* tempfail 451 4.3.0: out of memory */
+	REASON_AMBIGUOUS,  /* tempfail 451 4.1.4: entries of one directory
+			      lead to different decisions */
 	REASON_NOT_SHARED  /* skip: no domain, or not a shared domain */
 };
 
@@ -57,6 +60,10 @@ struct decision {
 	const struct directory_config *directory; /* the one that found it */
 	bool target;              /* routed to the entry's target address */
 	char *conflict;           /* other directories that also found it */
+	unsigned entries;         /* entries of the winning directory (>1:
+				     duplicate=, or ambiguous=) */
+	unsigned hops;            /* target addresses followed inside the
+				     shared domains (0: none) */
 	char *error;              /* directory failure text(s) */
 	const char *text;         /* reply text after "<R>: " */
 };

@@ -3,8 +3,10 @@
  *
  * A lookup has three outcomes, never two: found, not found, failed.  A
  * failure is turned into 4xx by the decision engine, never 5xx.
- * Backends (LDAP in ldapdir.c, fakes in the tests) implement struct
- * directory_ops, in the shape of OpenSMTPD's table backends.
+ * Backends (LDAP in milter/directory/ldap/, fakes in the tests) implement
+ * struct directory_ops, in the shape of OpenSMTPD's table backends, and are
+ * found by name in a registry (directory_backend_lookup), as Postfix's
+ * dict_open_register / OpenSMTPD's table_backend_lookup.
  */
 #ifndef NSMILTER_DIRECTORY_H
 #define NSMILTER_DIRECTORY_H
@@ -25,6 +27,11 @@ struct dir_answer {
 	char *target;  /* DIR_FOUND: target address, smtp: stripped; or NULL */
 	char *error;   /* DIR_ERROR: message, never containing a password */
 	int cached;    /* 1 if answered from the cache */
+	unsigned entries;   /* DIR_FOUND: entries that matched (>1: duplicate) */
+	int ambiguous;      /* DIR_FOUND: the entries lead to different
+			       decisions (different targets, or a target and
+			       none); TARGET is then meaningless */
+	const char *source; /* static: "mirror" when a mirror answered, or NULL */
 };
 
 void dir_answer_clear(struct dir_answer *a);
@@ -83,8 +90,15 @@ struct directory {
 	const struct directory_config *cfg;
 };
 
-/* The LDAP backend (ldapdir.c). */
-extern const struct directory_ops ldapdir_ops;
+/*
+ * The backend registry.  Built-in backends are registered on first use;
+ * register adds another (a test fake).  Not thread-safe against lookups:
+ * call at start-up.  0, or -1 when the name is taken or the table full.
+ */
+int directory_backend_register(const struct directory_ops *ops);
+const struct directory_ops *directory_backend_lookup(const char *kind);
+/* The name of the backend that serves CFG ("ldap"). */
+const char *directory_backend_for(const struct directory_config *cfg);
 
 struct directory *directory_open(const struct directory_ops *ops,
     const struct directory_config *cfg);

@@ -6,7 +6,6 @@
 #define NSMILTER_RESOLVER_H
 
 #include "config/config.h"
-#include "decision/decide.h"
 #include "directory/directory.h"
 
 struct cache;
@@ -17,7 +16,10 @@ struct resolver {
 	struct cache *cache;      /* NULL when cache_ttl = 0 */
 };
 
-/* Open every directory of CFG with OPS (ldapdir_ops in production). */
+/*
+ * Open every directory of CFG with OPS, or, when OPS is NULL (production),
+ * with the backend the registry names for it.
+ */
 struct resolver *resolver_open(const struct config *cfg,
     const struct directory_ops *ops);
 void resolver_close(struct resolver *r);
@@ -29,7 +31,10 @@ struct resolver_call {
 	unsigned misses;   /* answers from a directory */
 };
 
-/* A decide_lookup_fn; CTX is a struct resolver_call *. */
+/*
+ * Fill ANSWERS[i] for dom->dirs[i] (the decision's lookup function, see
+ * decision/decide.h); CTX is a struct resolver_call *.
+ */
 void resolver_lookup(void *ctx, const struct domain_config *dom,
     const char *address, struct dir_answer *answers);
 

@@ -9,7 +9,7 @@
 
 /*
  * Decide each of ADDRS (N of them; "-" reads addresses from IN, one per
- * line) with RT, printing SPEC's line for each to OUT, flushed per line.
+ * line) with RT, printing the -q line (README "Command line") for each to OUT, flushed per line.
  * Returns the exit status: 0, or EX_TEMPFAIL when any was tempfail.
  */
 int query_run(struct runtime *rt, char *const *addrs, int n, FILE *in,

@@ -4,7 +4,7 @@
  * iniparser 4.1 is used as it is, with three things added around it: its
  * syntax errors become error lines (not stderr), section names are kept as
  * written for those lines, and a comment after a section header, which
- * SPEC.md's example has and iniparser 4.1 refuses, is allowed.
+ * the sample nsmilter.ini has and iniparser 4.1 refuses, is allowed.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -107,7 +107,7 @@ ini_error(const char *fmt, ...)
  * - the section names as written ([Directory HQ]): iniparser keeps them
  *   only lowercased, and error lines show them as the user wrote them;
  * - a comment after a section header ("[directory hq]  ; ours"), as in
- *   SPEC.md's example: iniparser 4.1 calls that a syntax error, so such a
+ *   the sample nsmilter.ini: iniparser 4.1 calls that a syntax error, so such a
  *   comment is cut off in a copy of the text (*COPY, line numbers kept) and
  *   *CHANGED is set.
  * Same rule as iniparser: a stripped line "[...]", the name up to the first

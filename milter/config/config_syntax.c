@@ -15,7 +15,6 @@
 
 #include <ldap.h>
 
-#include "decision/address.h"
 #include "base/sockspec.h"
 #include "base/xfmt.h"
 #include "config/config_priv.h"
@@ -114,10 +113,12 @@ config_syntax_filter(const char *value, char **why)
 	int depth = 0;
 	bool expands = false;
 
-	if (!address_filter_template_ok(value)) {
-		*why = xasprintf("'%s' is not a filter template "
-		    "(%% must be followed by s, u, d or %%)", value);
-		return false;
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p == '%' && (p[1] == '\0' || strchr("sud%", p[1]) == NULL)) {
+			*why = xasprintf("'%s' is not a filter template "
+			    "(%% must be followed by s, u, d or %%)", value);
+			return false;
+		}
 	}
 	for (const char *p = value; *p != '\0'; p++) {
 		if (*p == '(')

@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lber.h>
-#include <ldap.h>
-
 #include "decision/address.h"
 
 #define LOCAL_MAX 64     /* RFC 5321 4.5.3.1.1 */
@@ -212,78 +209,6 @@ address_strip_extension(const struct address *a, const char *delims)
 	if (asprintf(&res, "%.*s@%s", (int)n, a->local, a->domain) < 0)
 		return NULL;
 	return res;
-}
-
-bool
-address_filter_template_ok(const char *tmpl)
-{
-	for (const char *p = tmpl; *p; p++) {
-		if (*p != '%')
-			continue;
-		p++;
-		if (*p == '\0' || strchr("sud%", *p) == NULL)
-			return false;
-	}
-	return true;
-}
-
-/* Write VALUE (LEN bytes) RFC 4515-escaped to F. */
-static int
-put_escaped(FILE *f, const char *value, size_t len)
-{
-	struct berval in, out = { 0, NULL };
-	int rc;
-
-	in.bv_val = (char *)value;
-	in.bv_len = len;
-	if (ldap_bv2escaped_filter_value(&in, &out) != 0)
-		return -1;
-	rc = fwrite(out.bv_val, 1, out.bv_len, f) == out.bv_len ? 0 : -1;
-	ber_memfree(out.bv_val);
-	return rc;
-}
-
-char *
-address_expand_filter(const char *tmpl, const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-	size_t addr_len = strlen(addr);
-	size_t local_len = at ? (size_t)(at - addr) : addr_len;
-	const char *domain = at ? at + 1 : "";
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f;
-	int rc = 0;
-
-	if (!address_filter_template_ok(tmpl))
-		return NULL;
-	if ((f = open_memstream(&buf, &size)) == NULL)
-		return NULL;
-	for (const char *p = tmpl; *p && rc == 0; p++) {
-		if (*p != '%') {
-			rc = fputc(*p, f) == EOF ? -1 : 0;
-			continue;
-		}
-		switch (*++p) {
-		case 's':
-			rc = put_escaped(f, addr, addr_len);
-			break;
-		case 'u':
-			rc = put_escaped(f, addr, local_len);
-			break;
-		case 'd':
-			rc = put_escaped(f, domain, strlen(domain));
-			break;
-		default: /* '%' */
-			rc = fputc('%', f) == EOF ? -1 : 0;
-			break;
-		}
-	}
-	if (fclose(f) != 0 || rc != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
 }
 
 char *

@@ -1,12 +1,14 @@
 /*
- * decide.c - the decision for one recipient (SPEC "Decision for one
- * recipient"): a pure function of the address, the configuration and the
- * directories' answers, obtained through the lookup callback.
+ * decide.c - the decision for one recipient (README, the
+ * table at the top, and nsmilter.ini(5) [domain NAME]): a pure function of the address, the
+ * configuration and the directories' answers, obtained through the lookup
+ * callback.  Its output formats are in decide_format.c.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "decision/address.h"
 #include "decision/decide.h"
@@ -15,19 +17,11 @@
 #define TEXT_SYNTAX   "Bad recipient address syntax"
 #define TEXT_LOOP     "Recipient address rejected: Routing loop detected"
 #define TEXT_TEMPFAIL "Directory unavailable, try again later"
+#define TEXT_NOMEM    "Out of memory, try again later"
+#define TEXT_AMBIGUOUS "Destination address ambiguous, try again later"
 
-const char *
-decision_action_name(enum decision_action a)
-{
-	switch (a) {
-	case DECISION_SKIP:     return "skip";
-	case DECISION_ACCEPT:   return "accept";
-	case DECISION_ROUTE:    return "route";
-	case DECISION_REJECT:   return "reject";
-	case DECISION_TEMPFAIL: return "tempfail";
-	}
-	return "unknown";
-}
+/* Target addresses followed inside the shared domains, at most. */
+#define DECIDE_MAX_HOPS 4
 
 void
 decision_free(struct decision *d)
@@ -189,6 +183,12 @@ found(const struct domain_config *dom, const struct address *a,
 
 	out->directory = dir;
 	out->reason = REASON_FOUND;
+	out->entries = ans->entries;
+	if (ans->ambiguous) {
+		set_reply(out, DECISION_TEMPFAIL, REASON_AMBIGUOUS, "451",
+		    "4.1.4", TEXT_AMBIGUOUS);
+		return;
+	}
 	if (ans->target != NULL && ans->target[0] != '\0') {
 		out->target = true;
 		rc = route_to(out, ans->target, NULL, dir->transport,
@@ -203,8 +203,8 @@ found(const struct domain_config *dom, const struct address *a,
 	else
 		out->action = DECISION_ACCEPT;
 	if (rc < 0)
-		set_reply(out, DECISION_TEMPFAIL, REASON_DIRECTORY, "451",
-		    "4.3.0", "Out of memory, try again later");
+		set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451",
+		    "4.3.0", TEXT_NOMEM);
 }
 
 static void
@@ -217,15 +217,15 @@ not_found(const struct domain_config *dom, const struct address *a,
 		if (route_to(out, a->local, dom->fallback_route,
 		    dom->fallback_transport, &dom->fallback_hosts,
 		    in->client_addr) < 0)
-			set_reply(out, DECISION_TEMPFAIL, REASON_DIRECTORY,
-			    "451", "4.3.0", "Out of memory, try again later");
+			set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM,
+			    "451", "4.3.0", TEXT_NOMEM);
 		return;
 	}
 	reject_unknown(out, dom);
 }
 
-void
-decide_recipient(const struct config *cfg, const struct decide_input *in,
+static void
+decide_one(const struct config *cfg, const struct decide_input *in,
     decide_lookup_fn lookup, void *lookup_ctx, struct decision *out)
 {
 	const struct domain_config *dom;
@@ -307,111 +307,125 @@ nomem:
 	address_free(&a);
 	free(out->to);
 	out->to = NULL;
-	out->action = DECISION_TEMPFAIL;
-	out->reason = REASON_DIRECTORY;
-	out->code = "451";
-	out->dsn = "4.3.0";
-	out->text = "Out of memory, try again later";
+	set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451", "4.3.0",
+	    TEXT_NOMEM);
 }
 
-/* Print V to F, double-quoted when it holds a space, quote or control. */
+/* The domain part of ADDRESS (after the last '@'), or "". */
+static const char *
+domain_of(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	return at != NULL ? at + 1 : "";
+}
+
+/*
+ * Whether a target address is decided again: it falls into a shared
+ * domain, and not into a routing domain (a directory's route or a
+ * fallback_route, which may be a subdomain of a shared domain).
+ */
+static bool
+target_is_shared(const struct config *cfg, const char *target)
+{
+	const char *dom = domain_of(target);
+
+	for (size_t i = 0; i < cfg->n_directories; i++)
+		if (cfg->directories[i].route != NULL &&
+		    strcasecmp(cfg->directories[i].route, dom) == 0)
+			return false;
+	for (size_t i = 0; i < cfg->n_domains; i++)
+		if (cfg->domains[i].fallback_route != NULL &&
+		    strcasecmp(cfg->domains[i].fallback_route, dom) == 0)
+			return false;
+	return config_find_domain(cfg, dom) != NULL;
+}
+
 static void
-put_value(FILE *f, const char *v)
+routing_loop(struct decision *out)
 {
-	bool quote = v[0] == '\0' || strpbrk(v, " \t\"\\") != NULL;
-
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			quote = true;
-	if (!quote) {
-		fputs(v, f);
-		return;
-	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\x%02x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
+	free(out->to);
+	out->to = NULL;
+	out->transport = NULL;
+	set_reply(out, DECISION_REJECT, REASON_LOOP, "554", "5.4.6",
+	    TEXT_LOOP);
 }
 
+/*
+ * OUT routes to a target address inside a shared domain: decide that
+ * address, and the next, up to DECIDE_MAX_HOPS, so that mail is never
+ * sent back into the shared domain to loop between the mail systems.  The
+ * end of the chain decides: a mailbox (accept) or a foreign recipient
+ * (route) is where the mail goes; unknown, ambiguous or unavailable is
+ * answered for the original recipient; a cycle or a longer chain is a
+ * routing loop.
+ */
 static void
-put_fields(FILE *f, const struct decision *d, bool brackets)
+follow_targets(const struct config *cfg, const struct decide_input *in,
+    decide_lookup_fn lookup, void *lookup_ctx, struct decision *out)
 {
-	fputs(decision_action_name(d->action), f);
-	if (d->action == DECISION_ROUTE) {
-		fputs(" to=", f);
-		if (brackets)
-			fputc('<', f);
-		put_value(f, d->to);
-		if (brackets)
-			fputc('>', f);
+	char *seen[DECIDE_MAX_HOPS + 1];
+	size_t n_seen = 0;
+
+	seen[n_seen++] = out->address;
+	while (out->action == DECISION_ROUTE && out->target &&
+	    out->to != NULL && target_is_shared(cfg, out->to)) {
+		struct decide_input next = { .rcpt = out->to,
+		    .client_addr = in->client_addr };
+		struct decision d;
+		bool cycle = false;
+
+		for (size_t i = 0; i < n_seen; i++)
+			if (strcasecmp(seen[i], out->to) == 0)
+				cycle = true;
+		if (cycle || out->hops >= DECIDE_MAX_HOPS) {
+			routing_loop(out);
+			return;
+		}
+		out->hops++;
+		decide_one(cfg, &next, lookup, lookup_ctx, &d);
+		switch (d.action) {
+		case DECISION_ACCEPT:
+		case DECISION_SKIP:
+			/* The target is a mailbox here: deliver to it. */
+			decision_free(&d);
+			return;
+		case DECISION_ROUTE:
+			/* seen[] owns the targets passed through. */
+			if (n_seen < DECIDE_MAX_HOPS + 1)
+				seen[n_seen++] = out->to;
+			else
+				free(out->to);
+			out->to = d.to;
+			d.to = NULL;
+			out->transport = d.transport;
+			decision_free(&d);
+			break;
+		default:
+			/* reject (unknown, loop) or tempfail: as answered. */
+			free(out->to);
+			out->to = NULL;
+			out->transport = NULL;
+			set_reply(out, d.action, d.reason, d.code, d.dsn,
+			    d.text);
+			if (d.error != NULL && out->error == NULL) {
+				out->error = d.error;
+				d.error = NULL;
+			}
+			decision_free(&d);
+			for (size_t i = 1; i < n_seen; i++)
+				free(seen[i]);
+			return;
+		}
 	}
-	if (d->code != NULL)
-		fprintf(f, " code=%s dsn=%s", d->code, d->dsn);
-	if (d->directory != NULL)
-		fprintf(f, " directory=%s", d->directory->name);
-	if (d->target)
-		fputs(" target=yes", f);
-	if (d->action == DECISION_ROUTE && !d->target &&
-	    (d->directory == NULL || d->directory->route == NULL))
-		fputs(" fallback=yes", f);
-	if (d->reason == REASON_LOOP)
-		fputs(" loop=yes", f);
-	if (d->conflict != NULL) {
-		fputs(" conflict=", f);
-		put_value(f, d->conflict);
-	}
-	if (d->error != NULL) {
-		fputs(d->reason == REASON_SYNTAX ? " reason=" : " error=", f);
-		put_value(f, d->error);
-	}
+	for (size_t i = 1; i < n_seen; i++)
+		free(seen[i]);
 }
 
-static char *
-format(const struct decision *d, bool query)
+void
+decide_recipient(const struct config *cfg, const struct decide_input *in,
+    decide_lookup_fn lookup, void *lookup_ctx, struct decision *out)
 {
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
-
-	if (f == NULL)
-		return NULL;
-	if (query) {
-		put_value(f, d->address ? d->address : "");
-		fputc(' ', f);
-	}
-	put_fields(f, d, !query);
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-char *
-decision_format_query(const struct decision *d)
-{
-	return format(d, true);
-}
-
-char *
-decision_format_log(const struct decision *d)
-{
-	return format(d, false);
-}
-
-char *
-decision_reply_text(const struct decision *d)
-{
-	char *s;
-
-	if (asprintf(&s, "<%s>: %s", d->address ? d->address : "",
-	    d->text ? d->text : "") < 0)
-		return NULL;
-	return s;
+	decide_one(cfg, in, lookup, lookup_ctx, out);
+	follow_targets(cfg, in, lookup, lookup_ctx, out);
 }

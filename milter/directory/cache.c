@@ -68,6 +68,8 @@ struct entry {
 	uint8_t status;		/* DIR_FOUND or DIR_NOTFOUND */
 	uint8_t has_target;	/* target follows the address's NUL */
 	uint8_t cls;		/* slot size class */
+	uint8_t entries;	/* dir_answer.entries, at most 255 */
+	uint8_t ambiguous;	/* dir_answer.ambiguous */
 	char data[];		/* address NUL [target NUL] */
 };
 
@@ -379,6 +381,8 @@ cache_get(struct cache *c, size_t dir_index, const char *address,
 	size_t alen;
 	int hit = 0;
 	enum dir_status status = DIR_NOTFOUND;
+	unsigned entries = 0;
+	int ambiguous = 0;
 
 	if (c == NULL || address == NULL || dir_index > UINT32_MAX)
 		return 0;
@@ -397,6 +401,8 @@ cache_get(struct cache *c, size_t dir_index, const char *address,
 		lru_unlink(&e->lru);
 		lru_push_front(s, &e->lru);
 		status = (enum dir_status)e->status;
+		entries = e->entries;
+		ambiguous = e->ambiguous;
 		hit = 1;
 		if (e->has_target &&
 		    (target = strdup(e->data + e->alen + 1)) == NULL)
@@ -409,6 +415,9 @@ cache_get(struct cache *c, size_t dir_index, const char *address,
 	out->target = target;
 	out->error = NULL;
 	out->cached = 1;
+	out->entries = entries;
+	out->ambiguous = ambiguous;
+	out->source = NULL;
 	return 1;
 }
 
@@ -457,6 +466,8 @@ cache_put(struct cache *c, size_t dir_index, const char *address,
 		e->alen = (uint16_t)alen;
 		e->status = (uint8_t)a->status;
 		e->has_target = has_target;
+		e->entries = (uint8_t)(a->entries > 255 ? 255 : a->entries);
+		e->ambiguous = a->ambiguous != 0;
 		memcpy(e->data, address, alen + 1);
 		if (has_target)
 			memcpy(e->data + alen + 1, a->target, tlen);

@@ -1,6 +1,6 @@
 /*
  * directory.c - the generic side of the directory interface: answers and
- * the calls every backend (ldapdir_ops, test fakes) is used through.
+ * the calls every backend (the LDAP backend, test fakes) is used through.
  */
 #include <stdlib.h>
 
@@ -18,6 +18,9 @@ dir_answer_clear(struct dir_answer *a)
 	a->target = NULL;
 	a->error = NULL;
 	a->cached = 0;
+	a->entries = 0;
+	a->ambiguous = 0;
+	a->source = NULL;
 }
 
 /* The backend's open; NULL when it fails (bad configuration, no memory). */
@@ -49,6 +52,9 @@ directory_lookup(struct directory *d, const char *address,
 	out->target = NULL;
 	out->error = NULL;
 	out->cached = 0;
+	out->entries = 0;
+	out->ambiguous = 0;
+	out->source = NULL;
 	if (d == NULL || d->ops == NULL || d->ops->lookup == NULL)
 		return;
 	d->ops->lookup(d, address, out);
@@ -65,6 +71,9 @@ answer_reset(struct dir_answer *out)
 	out->target = NULL;
 	out->error = NULL;
 	out->cached = 0;
+	out->entries = 0;
+	out->ambiguous = 0;
+	out->source = NULL;
 }
 
 /* A finished answer keeps a target only when found. */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "directory/cache.h"
 #include "directory/resolver.h"
 
@@ -35,10 +36,14 @@ resolver_open(const struct config *cfg, const struct directory_ops *ops)
 	    sizeof(*r->dirs));
 	if (r->dirs == NULL)
 		goto fail;
-	for (size_t i = 0; i < cfg->n_directories; i++)
-		if ((r->dirs[i] = directory_open(ops,
-		    &cfg->directories[i])) == NULL)
+	for (size_t i = 0; i < cfg->n_directories; i++) {
+		const struct directory_config *dc = &cfg->directories[i];
+		const struct directory_ops *o = ops != NULL ? ops :
+		    directory_backend_lookup(directory_backend_for(dc));
+
+		if ((r->dirs[i] = directory_open(o, dc)) == NULL)
 			goto fail;
+	}
 	if (cfg->milter.cache_ttl_ms > 0 || cfg->milter.negative_cache_ttl_ms > 0) {
 		r->cache = cache_new(cfg->milter.cache_size,
 		    cfg->milter.cache_ttl_ms, cfg->milter.negative_cache_ttl_ms);
@@ -68,15 +73,6 @@ resolver_close(struct resolver *r)
 
 /* Longest single poll(): bounds a wait on a directory without a descriptor. */
 #define RESOLVER_POLL_SLICE_MS 100
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /*
  * Ask the directories dom->dirs[i] that the cache did not answer
@@ -114,7 +110,7 @@ ask_parallel(struct resolver *r, const struct domain_config *dom,
 				ops[i] = NULL;
 				pending--;
 			}
-		now = now_ms();
+		now = clock_ms();
 		for (i = 0; i < n; i++) {
 			int fd;
 

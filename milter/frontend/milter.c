@@ -2,7 +2,7 @@
  * milter.c - libmilter callbacks.
  *
  * RCPT: decide (decide.c) and answer: continue, 550/501/554 reject or 451
- * tempfail with SPEC's replies.  EOM: for each routed recipient, delete the
+ * tempfail with the replies of README ("Failure behaviour").  EOM: for each routed recipient, delete the
  * original and add the new one with ORCPT and the client's ESMTP arguments.
  * Everything a connection needs lives in its private context: libmilter may
  * run one connection's callbacks on different threads.  Callbacks that are
@@ -23,6 +23,7 @@
 
 #include "decision/address.h"
 #include "decision/decide.h"
+#include "decision/recipient.h"
 #include "base/log.h"
 #include "frontend/milter.h"
 #include "process/runtime.h"
@@ -139,23 +140,11 @@ route_args(char **argv, const char *orig)
 	return buf;
 }
 
-static double
-ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static void
-log_decision(SMFICTX *ctx, struct conn *c, const struct decision *d,
-    const char *cache, double ms, bool observe)
+log_decision(SMFICTX *ctx, struct conn *c, const struct recipient *rec)
 {
+	const struct decision *d = &rec->d;
 	const char *qid = smfi_getsymval(ctx, "i");
-	char *fields = decision_format_log(d);
-	char *rcpt = log_escape(d->address ? d->address : "");
 
 	/* rewrite = no: the socketmap routes, the address stays as it is. */
 	bool kept = d->action == DECISION_ROUTE && !d->target &&
@@ -163,12 +152,11 @@ log_decision(SMFICTX *ctx, struct conn *c, const struct decision *d,
 
 	log_info("%s%srcpt=<%s> action=%s%s%s ms=%.1f%s%s conn=%lu",
 	    qid && *qid ? qid : "", qid && *qid ? ": " : "",
-	    rcpt ? rcpt : "?",
-	    fields ? fields : decision_action_name(d->action),
-	    kept ? " rewrite=no" : "", observe ? " mode=observe" : "", ms,
-	    cache ? " cache=" : "", cache ? cache : "", c->id);
-	free(fields);
-	free(rcpt);
+	    rec->rcpt ? rec->rcpt : "?",
+	    rec->fields ? rec->fields : decision_action_name(d->action),
+	    kept ? " rewrite=no" : "", rec->observe ? " mode=observe" : "",
+	    rec->ms, rec->cache ? " cache=" : "", rec->cache ? rec->cache : "",
+	    c->id);
 }
 
 static sfsistat
@@ -253,10 +241,8 @@ nsm_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct conn *c = smfi_getpriv(ctx);
 	const struct config *cfg;
-	struct decide_input in;
-	struct resolver_call call;
-	struct decision d;
-	struct timespec t0;
+	struct recipient rec;
+	const struct decision *d;
 	sfsistat rc = SMFIS_CONTINUE;
 	bool observe;
 
@@ -290,31 +276,27 @@ nsm_envrcpt(SMFICTX *ctx, char **argv)
 		}
 	}
 
-	in.rcpt = argv[0];
-	in.client_addr = c->have_client ? c->client : NULL;
-	call = (struct resolver_call){ .resolver = c->rt->resolver };
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	decide_recipient(cfg, &in, resolver_lookup, &call, &d);
-	observe = config_domain_mode(cfg, d.domain) == CFG_MODE_OBSERVE;
-	log_decision(ctx, c, &d, resolver_call_cache(&call), ms_since(&t0),
-	    observe);
+	recipient_decide(cfg, c->rt->resolver, argv[0],
+	    c->have_client ? c->client : NULL, &rec);
+	log_decision(ctx, c, &rec);
 
-	if (d.action == DECISION_REJECT && d.reason == REASON_UNKNOWN)
+	if (rec.d.action == DECISION_REJECT && rec.d.reason == REASON_UNKNOWN)
 		c->unknowns++;
-	if (observe) {
-		decision_free(&d);
+	if (rec.observe) {
+		recipient_free(&rec);
 		return SMFIS_CONTINUE;
 	}
-	switch (d.action) {
+	d = &rec.d;
+	switch (d->action) {
 	case DECISION_ROUTE:
-		if ((d.domain->rewrite || d.target) &&
-		    strcasecmp(d.to, d.address) != 0) {
+		if ((d->domain->rewrite || d->target) &&
+		    strcasecmp(d->to, d->address) != 0) {
 			struct route *r = calloc(1, sizeof(*r));
 			char *orig = unbracket(argv[0]);
 
 			if (r == NULL || orig == NULL ||
 			    (r->orig = strdup(argv[0])) == NULL ||
-			    (r->to = strdup(d.to)) == NULL ||
+			    (r->to = strdup(d->to)) == NULL ||
 			    (r->args = route_args(argv, orig)) == NULL) {
 				if (r != NULL) {
 					free(r->orig);
@@ -328,8 +310,8 @@ nsm_envrcpt(SMFICTX *ctx, char **argv)
 			}
 			if (cfg->milter.trace_header &&
 			    asprintf(&r->header, "<%s> -> <%s>%s%s", orig,
-			    d.to, d.directory ? " directory=" : "",
-			    d.directory ? d.directory->name : "") < 0)
+			    d->to, d->directory ? " directory=" : "",
+			    d->directory ? d->directory->name : "") < 0)
 				r->header = NULL;
 			free(orig);
 			*c->tail = r;
@@ -338,15 +320,15 @@ nsm_envrcpt(SMFICTX *ctx, char **argv)
 		break;
 	case DECISION_REJECT:
 	case DECISION_TEMPFAIL: {
-		char *text = decision_reply_text(&d);
-		rc = reply(ctx, d.code, d.dsn, text ? text : "");
+		char *text = decision_reply_text(d);
+		rc = reply(ctx, d->code, d->dsn, text ? text : "");
 		free(text);
 		break;
 	}
 	default:
 		break;
 	}
-	decision_free(&d);
+	recipient_free(&rec);
 	return rc;
 }
 

@@ -6,24 +6,23 @@
 #include <sysexits.h>
 
 #include "decision/decide.h"
+#include "decision/recipient.h"
 #include "frontend/query.h"
 
 static int
 query_one(struct runtime *rt, const char *address, FILE *out)
 {
-	struct decide_input in = { .rcpt = address, .client_addr = NULL };
-	struct resolver_call call = { .resolver = rt->resolver };
-	struct decision d;
+	struct recipient rec;
 	char *line;
 	int tempfail;
 
-	decide_recipient(rt->cfg, &in, resolver_lookup, &call, &d);
-	tempfail = d.action == DECISION_TEMPFAIL;
-	line = decision_format_query(&d);
+	recipient_decide(rt->cfg, rt->resolver, address, NULL, &rec);
+	tempfail = rec.d.action == DECISION_TEMPFAIL;
+	line = decision_format_query(&rec.d);
 	fprintf(out, "%s\n", line ? line : "? tempfail error=\"out of memory\"");
 	fflush(out);
 	free(line);
-	decision_free(&d);
+	recipient_free(&rec);
 	return tempfail;
 }
 

@@ -2,7 +2,7 @@
  * daemon.c - running the milter: bind, drop privileges, serve, reload.
  *
  * Signals: libmilter's own signal thread treats SIGHUP like SIGTERM (it
- * stops the milter), but SPEC wants SIGHUP to reload.  So smfi_main runs in
+ * stops the milter), but nsmilter(8) promises that SIGHUP reloads.  So smfi_main runs in
  * a thread of its own with HUP/TERM/INT blocked (libmilter's threads inherit
  * that mask), while the main thread -- the thread-group leader, which Linux
  * prefers for process-directed signals -- keeps them unblocked with handlers
@@ -163,7 +163,7 @@ reload(const char *path)
 	struct config_errors errs = { 0 };
 	struct runtime *old = runtime_acquire(), *rt;
 
-	rt = runtime_load(path, &ldapdir_ops, &errs);
+	rt = runtime_load(path, NULL, &errs);
 	if (rt == NULL) {
 		log_config_errors(&errs);
 		log_err("reload of %s failed: the old configuration stays "
@@ -204,7 +204,7 @@ daemon_run(const struct daemon_options *opt)
 	log_open(LOG_MAIL, opt->foreground);
 	if (!opt->foreground && (ready_fd = background_start()) < 0)
 		return EX_OSERR;
-	rt = runtime_load(opt->config_path, &ldapdir_ops, &errs);
+	rt = runtime_load(opt->config_path, NULL, &errs);
 	if (rt == NULL) {
 		log_config_errors(&errs);
 		config_errors_free(&errs);

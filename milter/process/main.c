@@ -1,5 +1,5 @@
 /*
- * main.c - nsmilter's command line (SPEC "Command line").
+ * main.c - nsmilter's command line (README "Command line").
  *
  *   nsmilter [-c FILE] [-f] [-p SOCKET] [-u USER]   run the milter
  *   nsmilter [-c FILE] -n                            check the configuration
@@ -82,7 +82,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (query) {
-		struct runtime *rt = runtime_load(opt.config_path, &ldapdir_ops,
+		struct runtime *rt = runtime_load(opt.config_path, NULL,
 		    &errs);
 
 		if (rt == NULL) {

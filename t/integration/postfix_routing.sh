@@ -117,7 +117,7 @@ assert_eq "$(sink_count foreign)" 1 "mixed: one message at the foreign system"
 assert_eq "$(sink_rcpts local | awk '{print $1}')" "alice@corp.example" "mixed: local system got alice only"
 assert_eq "$(sink_rcpts foreign | awk '{print $1}')" "bob@legacy.corp.example" "mixed: foreign system got bob@legacy only"
 assert_match "$(sink_rcpt_args foreign bob@legacy.corp.example)" 'ORCPT=rfc822;bob@corp\.example' "mixed: ORCPT for bob"
-# Postfix sends the queue id from the second RCPT on (RIG-NOTES), bob's line has it
+# Postfix sends the queue id from the second RCPT on, bob's line has it
 qid=$(smtp_queue_id "$out")
 assert_match "$(nsmilter_log mx)" "(^|[ :])${qid:-NO-QUEUE-ID}: rcpt=<bob@corp\.example> action=route" \
 	"mixed: the log line carries Postfix's queue id"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # query_decisions.sh - nsmilter -q against two real slapd directories (an
 # Active Directory-like one and an inetLocalMailRecipient one): every row of
-# SPEC's decision table, case-insensitive matches, aliases, contacts,
+# The decision table, case-insensitive matches, aliases, contacts,
 # plus-addressing, subdomains, hostile addresses, exit statuses.
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/slapd.sh"

@@ -7,7 +7,7 @@
 #   nsmilter_milter_section NAME [line...]
 #       print a [milter] section for a test: socket in the test folder,
 #       socket_mode 0666 (Postfix runs as "postfix" and must be able to
-#       connect: RIG-NOTES), log_level info, caches off so that a directory
+#       connect), log_level info, caches off so that a directory
 #       stopped by the test is noticed at once; extra lines override/add.
 #   nsmilter_write_ini NAME          ini from stdin -> $(nsmilter_ini NAME)
 #   nsmilter_ini NAME                path of the ini
@@ -115,7 +115,7 @@ nsmilter_stop() {
 	pid=$(nsmilter_pid "$1") || return 0
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null || true
-	# smfi_main takes up to ~5 s to return after SIGTERM (RIG-NOTES)
+	# smfi_main takes up to ~5 s to return after SIGTERM
 	if ! WAIT_SECONDS=10 wait_for bash -c "! grep -qs '^State:[[:space:]]*[RSDT]' /proc/$pid/status"; then
 		kill -KILL "$pid" 2>/dev/null || true
 	fi

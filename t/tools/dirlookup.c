@@ -189,7 +189,7 @@ main(int argc, char **argv)
 		usage();
 	addrs = argv + optind;
 	n_addrs = argc - optind;
-	if ((dir = directory_open(&ldapdir_ops, &cfg)) == NULL) {
+	if ((dir = directory_open(directory_backend_lookup("ldap"), &cfg)) == NULL) {
 		fprintf(stderr, "dirlookup: cannot open the directory\n");
 		return 1;
 	}

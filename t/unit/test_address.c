@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "decision/address.h"
+#include "directory/ldap/ldap_filter.h"
 
 struct parse_case {
 	const char *raw;
@@ -189,7 +190,7 @@ test_expand_filter(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(expand_cases) / sizeof(expand_cases[0]); i++) {
 		const struct expand_case *c = &expand_cases[i];
-		char *got = address_expand_filter(c->tmpl, c->addr);
+		char *got = ldapfilter_expand(c->tmpl, c->addr);
 
 		if ((got == NULL) != (c->want == NULL) ||
 		    (got && strcasecmp(got, c->want) != 0))
@@ -198,8 +199,8 @@ test_expand_filter(void **state)
 			    c->want ? c->want : "(null)");
 		free(got);
 	}
-	assert_true(address_filter_template_ok("(mail=%s)"));
-	assert_false(address_filter_template_ok("(mail=%q)"));
+	assert_true(ldapfilter_template_ok("(mail=%s)"));
+	assert_false(ldapfilter_template_ok("(mail=%q)"));
 }
 
 static void

@@ -306,7 +306,7 @@ test_defaults(void **state)
 	config_free(cfg);
 }
 
-/* Empty values are "not set": the default, as in SPEC's example. */
+/* Empty values are "not set": the default, as in the sample nsmilter.ini. */
 static void
 test_empty_is_default(void **state)
 {
@@ -834,7 +834,7 @@ test_find_domain(void **state)
 	config_free(cfg);
 }
 
-/* ---- the shipped sample and SPEC's syntax --------------------------------- */
+/* ---- the shipped sample and its syntax --------------------------------- */
 
 static void
 test_sample(void **state)
@@ -865,7 +865,7 @@ test_sample(void **state)
 	free(path);
 }
 
-/* A comment after a section header, as in SPEC's example. */
+/* A comment after a section header, as in the sample nsmilter.ini. */
 static void
 test_section_comment(void **state)
 {

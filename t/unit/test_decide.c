@@ -1,5 +1,5 @@
 /*
- * test_decide.c - the decision table of SPEC, against a fake directory.
+ * test_decide.c - the decision table (README), against a fake directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,20 +17,38 @@
 
 struct fake_entry {
 	const char *dir, *address, *target;
+	unsigned entries;   /* 0: one */
+	int ambiguous;
 };
 
 static const struct fake_entry fake_entries[] = {
-	{ "hq", "alice@corp.example", NULL },
-	{ "hq", "carol@corp.example", "carol@other.example" },
-	{ "hq", "dup@corp.example", NULL },
-	{ "hq", "frank@corp.example", NULL },
-	{ "hq", "eve@sales.corp.example", NULL },
-	{ "hq", "ann@auth.example", NULL },
-	{ "hq", "xavier@extv.example", NULL },
-	{ "hq", "self@corp.example", "self@corp.example" },
-	{ "legacy", "bob@corp.example", NULL },
-	{ "legacy", "dup@corp.example", NULL },
-	{ "legacy", "rita@corp.example", "rita@mainframe.example" },
+	{ "hq", "alice@corp.example", NULL, 0, 0 },
+	{ "hq", "carol@corp.example", "carol@other.example", 0, 0 },
+	{ "hq", "dup@corp.example", NULL, 0, 0 },
+	{ "hq", "frank@corp.example", NULL, 0, 0 },
+	{ "hq", "eve@sales.corp.example", NULL, 0, 0 },
+	{ "hq", "ann@auth.example", NULL, 0, 0 },
+	{ "hq", "xavier@extv.example", NULL, 0, 0 },
+	{ "hq", "self@corp.example", "self@corp.example", 0, 0 },
+	{ "legacy", "bob@corp.example", NULL, 0, 0 },
+	{ "legacy", "dup@corp.example", NULL, 0, 0 },
+	{ "legacy", "rita@corp.example", "rita@mainframe.example", 0, 0 },
+	/* two entries of one directory: the same decision, or not */
+	{ "hq", "twice@corp.example", NULL, 2, 0 },
+	{ "hq", "shared@corp.example", "shared@partner.example", 2, 1 },
+	/* target addresses inside the shared domain */
+	{ "hq", "tomail@corp.example", "alice@corp.example", 0, 0 },
+	{ "hq", "toforeign@corp.example", "bob@corp.example", 0, 0 },
+	{ "hq", "ping@corp.example", "pong@corp.example", 0, 0 },
+	{ "hq", "pong@corp.example", "ping@corp.example", 0, 0 },
+	{ "hq", "tonobody@corp.example", "nobody@corp.example", 0, 0 },
+	{ "hq", "c1@corp.example", "c2@corp.example", 0, 0 },
+	{ "hq", "c2@corp.example", "c3@corp.example", 0, 0 },
+	{ "hq", "c3@corp.example", "c4@corp.example", 0, 0 },
+	{ "hq", "c4@corp.example", "c5@corp.example", 0, 0 },
+	{ "hq", "c5@corp.example", "c6@corp.example", 0, 0 },
+	{ "hq", "c6@corp.example", NULL, 0, 0 },
+	{ "hq", "toroute@corp.example", "x@legacy.corp.example", 0, 0 },
 };
 
 struct fake {
@@ -63,6 +81,8 @@ fake_lookup(void *ctx, const struct domain_config *dom, const char *address,
 			    strcmp(e->address, address) == 0) {
 				answers[i].status = DIR_FOUND;
 				answers[i].target = e->target ? strdup(e->target) : NULL;
+				answers[i].entries = e->entries ? e->entries : 1;
+				answers[i].ambiguous = e->ambiguous;
 			}
 		}
 	}
@@ -227,9 +247,42 @@ static const struct decide_case cases[] = {
 	{ .rcpt = "<who@relay.example>", .client = "10.9.0.1",
 	  .want_line = "who@relay.example reject code=554 dsn=5.4.6 loop=yes",
 	  .want_lookups = ANY },
-	/* a target equal to the address itself is still a route */
+	/* a target equal to the address itself would loop between MTAs */
 	{ .rcpt = "<self@corp.example>",
-	  .want_line = "self@corp.example route to=self@corp.example directory=hq target=yes",
+	  .want_line = "self@corp.example reject code=554 dsn=5.4.6 directory=hq target=yes loop=yes",
+	  .want_lookups = ANY },
+	/* entries of one directory: same decision, or ambiguous */
+	{ .rcpt = "<twice@corp.example>",
+	  .want_line = "twice@corp.example accept directory=hq duplicate=2",
+	  .want_lookups = ANY },
+	{ .rcpt = "<shared@corp.example>",
+	  .want_line = "shared@corp.example tempfail code=451 dsn=4.1.4 directory=hq reason=ambiguous ambiguous=2",
+	  .want_lookups = ANY },
+	{ .rcpt = "<shared@corp.example>", .accept_on_error = 1,
+	  .want_line = "shared@corp.example tempfail code=451 dsn=4.1.4 directory=hq reason=ambiguous ambiguous=2",
+	  .want_lookups = ANY },
+	/* targets inside a shared domain are decided again */
+	{ .rcpt = "<tomail@corp.example>",
+	  .want_line = "tomail@corp.example route to=alice@corp.example directory=hq target=yes hops=1",
+	  .want_lookups = ANY },
+	{ .rcpt = "<toforeign@corp.example>",
+	  .want_line = "toforeign@corp.example route to=bob@legacy.corp.example directory=hq target=yes hops=1",
+	  .want_transport = "smtp:[10.8.0.25]", .want_lookups = ANY },
+	{ .rcpt = "<ping@corp.example>",
+	  .want_line = "ping@corp.example reject code=554 dsn=5.4.6 directory=hq target=yes loop=yes hops=1",
+	  .want_lookups = ANY },
+	{ .rcpt = "<tonobody@corp.example>",
+	  .want_line = "tonobody@corp.example reject code=550 dsn=5.1.1 directory=hq target=yes hops=1",
+	  .want_lookups = ANY },
+	{ .rcpt = "<c2@corp.example>",
+	  .want_line = "c2@corp.example route to=c6@corp.example directory=hq target=yes hops=4",
+	  .want_lookups = ANY },
+	{ .rcpt = "<c1@corp.example>",
+	  .want_line = "c1@corp.example reject code=554 dsn=5.4.6 directory=hq target=yes loop=yes hops=4",
+	  .want_lookups = ANY },
+	/* a routing domain inside a shared domain (subdomains) is not */
+	{ .rcpt = "<toroute@corp.example>",
+	  .want_line = "toroute@corp.example route to=x@legacy.corp.example directory=hq target=yes",
 	  .want_lookups = ANY },
 };
 

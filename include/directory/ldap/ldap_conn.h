@@ -1,18 +1,22 @@
 /*
- * ldapdir_conn.h - one connection of the LDAP backend (private to ldapdir*.c).
+ * ldap_conn.h - one connection of the LDAP backend (private to
+ * milter/directory/ldap/).
  *
  * A connection is a small struct around an LDAP handle, open to one server
  * of the directory's URI list.  It is used by one thread at a time (the
- * pool in ldapdir.c hands it out), so handle-wide options and error codes
+ * pool in ldap_pool.c hands it out), so handle-wide options and error codes
  * are safe to use on it.
  */
-#ifndef NSMILTER_LDAPDIR_CONN_H
-#define NSMILTER_LDAPDIR_CONN_H
+#ifndef NSMILTER_LDAP_CONN_H
+#define NSMILTER_LDAP_CONN_H
 
 #include <stdbool.h>
 #include <sys/time.h>
 
 #include <ldap.h>
+
+/* Entries read for one address at most (see ldapconn_search_send). */
+#define LDAPCONN_MAX_ENTRIES 16
 
 struct directory_config;
 struct dir_answer;

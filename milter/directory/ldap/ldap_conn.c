@@ -1,5 +1,5 @@
 /*
- * ldapdir_conn.c - one LDAP connection: open (failover, StartTLS, bind),
+ * ldap_conn.c - one LDAP connection: open (failover, StartTLS, bind),
  * search, close.
  *
  * Every network step is bounded by the directory's timeout: connecting to
@@ -8,7 +8,7 @@
  * (its caller waits at most that long for the answer).  A server that
  * accepts the TCP connection but never answers (stopped, overloaded) gives
  * LDAP_TIMEOUT, never a hang.  Which server of the URI list to open, and
- * which to skip because it is held down, is decided by ldapdir.c.
+ * which to skip because it is held down, is decided by ldap_pool.c and ldap_holddown.c.
  *
  * The search is split into send (ldapconn_search_send) and collect
  * (ldapconn_search_wait), so that the asynchronous lookups (several
@@ -23,26 +23,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "base/xfmt.h"
 #include "config/config.h"
 #include "directory/directory.h"
 #include "directory/ldap/ldap_conn.h"
-
-/* A new formatted string, or NULL when out of memory. */
-static char *format(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *
-format(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	return n < 0 ? NULL : s;
-}
 
 char *
 ldapconn_errtext(const char *text, const char *diag)
@@ -50,7 +34,7 @@ ldapconn_errtext(const char *text, const char *diag)
 	/* libldap's "(unknown error code)" for TLS failures tells nothing. */
 	if (diag != NULL && *diag != '\0' && strcmp(diag, text) != 0 &&
 	    strcmp(diag, "(unknown error code)") != 0)
-		return format("%s (%s)", text, diag);
+		return xasprintf("%s (%s)", text, diag);
 	return strdup(text);
 }
 
@@ -176,7 +160,7 @@ ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
 	}
 	if ((rc = set_options(ld, p)) != LDAP_SUCCESS) {
 		if (p->tls && cfg->tls_ca_file != NULL)
-			*err = format("%s (TLS setup, tls_ca_file %s)",
+			*err = xasprintf("%s (TLS setup, tls_ca_file %s)",
 			    ldap_err2string(rc), cfg->tls_ca_file);
 		else
 			*err = handle_error(ld, rc);
@@ -193,7 +177,7 @@ ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
 		if (rc != LDAP_SUCCESS) {
 			char *e = handle_error(ld, rc);
 
-			*err = e == NULL ? NULL : format("StartTLS: %s", e);
+			*err = e == NULL ? NULL : xasprintf("StartTLS: %s", e);
 			free(e);
 			goto fail;
 		}
@@ -291,34 +275,73 @@ target_value(const struct berval *v, bool *bad)
 }
 
 /*
- * Fill OUT from entry E.  A target value that is not an SMTP address (an
- * Exchange contact's "X400:..." targetAddress) is not ours to follow: the
- * entry counts as found without a target, so its own system keeps it.
+ * The target of entry E: a new string, or NULL (no target, or a value
+ * that is not an SMTP address: an Exchange contact's "X400:..."
+ * targetAddress is not ours to follow, so the entry counts as found
+ * without a target and its own system keeps it).  -1 when out of memory.
  */
-static void
-read_entry(LDAP *ld, LDAPMessage *e, const struct ldapdir_params *p,
-    struct dir_answer *out, char **err)
+static int
+entry_target(LDAP *ld, LDAPMessage *e, const struct ldapdir_params *p,
+    char **target)
 {
 	const char *attr = p->cfg->target_attribute;
 	struct berval **vals;
 	bool bad = false;
 
-	out->status = DIR_FOUND;
-	out->target = NULL;
+	*target = NULL;
 	if (attr == NULL || *attr == '\0')
-		return;
+		return 0;
 	vals = ldap_get_values_len(ld, e, attr);
 	if (vals == NULL || vals[0] == NULL) {
 		if (vals != NULL)
 			ldap_value_free_len(vals);
-		return;
+		return 0;
 	}
-	out->target = target_value(vals[0], &bad);
+	*target = target_value(vals[0], &bad);
 	ldap_value_free_len(vals);
-	if (out->target != NULL || bad)
-		return;
-	out->status = DIR_ERROR;
-	*err = strdup("out of memory");
+	return *target != NULL || bad ? 0 : -1;
+}
+
+static bool
+same_target(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcasecmp(a, b) == 0;
+}
+
+/*
+ * Fill OUT from every entry of RES.  Entries that lead to the same
+ * decision (the same target, or none) are one answer with entries = N;
+ * entries that do not make the answer ambiguous.
+ */
+static void
+read_entries(LDAP *ld, LDAPMessage *res, const struct ldapdir_params *p,
+    struct dir_answer *out, char **err)
+{
+	out->status = DIR_FOUND;
+	out->target = NULL;
+	out->entries = 0;
+	out->ambiguous = 0;
+	for (LDAPMessage *e = ldap_first_entry(ld, res); e != NULL;
+	    e = ldap_next_entry(ld, e)) {
+		char *t;
+
+		if (entry_target(ld, e, p, &t) < 0) {
+			free(out->target);
+			out->target = NULL;
+			out->status = DIR_ERROR;
+			*err = strdup("out of memory");
+			return;
+		}
+		if (out->entries++ == 0)
+			out->target = t;
+		else {
+			if (!same_target(out->target, t))
+				out->ambiguous = 1;
+			free(t);
+		}
+	}
 }
 
 int
@@ -330,9 +353,13 @@ ldapconn_search_send(struct ldapconn *c, const struct ldapdir_params *p,
 
 	*err = NULL;
 	*msgid = -1;
-	/* Size limit 2: one entry is the answer, a second one is logged. */
+	/*
+	 * Every matching entry is read (two entries that disagree make the
+	 * address ambiguous), up to LDAPCONN_MAX_ENTRIES: a filter template
+	 * that matches a whole directory must not read it at each RCPT.
+	 */
 	rc = ldap_search_ext(c->ld, p->cfg->base, p->scope, filter, attrs, 0,
-	    NULL, NULL, NULL, 2, msgid);
+	    NULL, NULL, NULL, LDAPCONN_MAX_ENTRIES, msgid);
 	if (rc != LDAP_SUCCESS) {
 		*err = handle_error(c->ld, rc);
 		if (*err == NULL)
@@ -351,7 +378,7 @@ parse_answer(struct ldapconn *c, const struct ldapdir_params *p,
 	int rc, result;
 
 	e = ldap_first_entry(c->ld, res);
-	/* The final result (a size limit with two entries is fine). */
+	/* The final result (a size limit with entries read is fine). */
 	rc = ldap_parse_result(c->ld, res, &result, NULL, &diag, NULL, NULL,
 	    0);
 	if (rc != LDAP_SUCCESS) {
@@ -360,7 +387,7 @@ parse_answer(struct ldapconn *c, const struct ldapdir_params *p,
 	}
 	if (e != NULL && (result == LDAP_SUCCESS ||
 	    result == LDAP_SIZELIMIT_EXCEEDED)) {
-		read_entry(c->ld, e, p, out, err);
+		read_entries(c->ld, res, p, out, err);
 	} else if (result == LDAP_SUCCESS) {
 		out->status = DIR_NOTFOUND;
 	} else {
