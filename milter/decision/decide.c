@@ -373,14 +373,14 @@ follow_targets(const struct config *cfg, const struct decide_input *in,
 		struct decide_input next = { .rcpt = out->to,
 		    .client_addr = in->client_addr };
 		struct decision d;
-		bool cycle = false;
+		bool cycle = false, done = true;
 
 		for (size_t i = 0; i < n_seen; i++)
 			if (strcasecmp(seen[i], out->to) == 0)
 				cycle = true;
 		if (cycle || out->hops >= DECIDE_MAX_HOPS) {
 			routing_loop(out);
-			return;
+			break;
 		}
 		out->hops++;
 		decide_one(cfg, &next, lookup, lookup_ctx, &d);
@@ -388,18 +388,14 @@ follow_targets(const struct config *cfg, const struct decide_input *in,
 		case DECISION_ACCEPT:
 		case DECISION_SKIP:
 			/* The target is a mailbox here: deliver to it. */
-			decision_free(&d);
-			return;
+			break;
 		case DECISION_ROUTE:
-			/* seen[] owns the targets passed through. */
-			if (n_seen < DECIDE_MAX_HOPS + 1)
-				seen[n_seen++] = out->to;
-			else
-				free(out->to);
+			/* Go on from the new address; seen[] owns the old. */
+			seen[n_seen++] = out->to;
 			out->to = d.to;
 			d.to = NULL;
 			out->transport = d.transport;
-			decision_free(&d);
+			done = false;
 			break;
 		default:
 			/* reject (unknown, loop) or tempfail: as answered. */
@@ -412,11 +408,11 @@ follow_targets(const struct config *cfg, const struct decide_input *in,
 				out->error = d.error;
 				d.error = NULL;
 			}
-			decision_free(&d);
-			for (size_t i = 1; i < n_seen; i++)
-				free(seen[i]);
-			return;
+			break;
 		}
+		decision_free(&d);
+		if (done)
+			break;
 	}
 	for (size_t i = 1; i < n_seen; i++)
 		free(seen[i]);
