@@ -5,9 +5,12 @@
 #   build:  cmake, a C compiler, libmilter, libldap, iniparser, cmocka
 #   tests:  slapd + ldap-utils (directories), postfix + postfix-ldap
 #           (the MTA, smtp-sink, smtp-source), swaks (SMTP client), m4,
-#           gnutls-bin (test CA), clang + sanitizer runtime, and a private
-#           Sendmail unpacked from Debian's packages (it conflicts with
-#           postfix as a package; see t/setup-sendmail.sh).
+#           gnutls-bin (test CA), clang + sanitizer runtime, a Samba AD
+#           domain controller (samba, samba-ad-dc, samba-ad-provision for
+#           "samba-tool domain provision", ldb-tools for ldbadd/ldbmodify;
+#           see t/lib/samba-ad.sh), and a private Sendmail unpacked from
+#           Debian's packages (it conflicts with postfix as a package; see
+#           t/setup-sendmail.sh).
 set -eu
 if [ "$(id -u)" -ne 0 ]; then
 	echo "$0: run me as root (apt-get install)" >&2
@@ -20,9 +23,10 @@ apt-get install -y -q --no-install-recommends \
 	build-essential cmake pkg-config clang libclang-rt-14-dev \
 	libmilter-dev libldap-dev libiniparser-dev libcmocka-dev \
 	slapd ldap-utils postfix postfix-ldap swaks m4 gnutls-bin \
+	samba samba-ad-dc samba-ad-provision ldb-tools \
 	iproute2 util-linux procps ca-certificates openssl python3
-# Postfix and slapd are started by the tests, never as system services.
-for svc in postfix slapd; do
+# Postfix, slapd and Samba are started by the tests, never as system services.
+for svc in postfix slapd samba-ad-dc smbd nmbd winbind; do
 	if command -v systemctl >/dev/null 2>&1; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	fi
