@@ -1,0 +1,97 @@
+#!/bin/bash
+# ad_connect.sh - how nsmilter connects and binds to a real Active Directory
+# (a Samba AD DC, t/lib/samba-ad.sh): LDAPS (636) and StartTLS (389) with a
+# bind by DN, by user principal name and by down-level name (CORP\user);
+# a simple bind over plain ldap:// is refused by AD (strong authentication
+# required) and the admin sees AD's reason; an untrusted CA, a host name
+# the certificate does not name and a wrong password are tempfails, never
+# an accept; tls_verify = no connects anyway.
+. "$(dirname "$0")/../lib/common.sh"
+. "$NSMILTER_SRCDIR/t/lib/samba-ad.sh"
+ad_netns "$@"
+ad_start || { fail "samba AD DC"; done_testing; }
+
+# ini NAME URI BIND-DN STARTTLS CA-FILE BASE [extra line...]: $T_DIR/NAME.ini
+ini() {
+	local name=$1 uri=$2 bind=$3 starttls=$4 ca=$5 base=$6 line
+	shift 6
+	{
+		cat <<INI
+[milter]
+cache_ttl = 0
+negative_cache_ttl = 0
+
+[directory ad]
+uri = $uri
+bind_dn = $bind
+bind_password_file = $(ad_secret_file)
+starttls = $starttls
+tls_ca_file = $ca
+base = $base
+filter = (|(mail=%s)(proxyAddresses=smtp:%s))
+target_attribute = targetAddress
+timeout = 3s
+INI
+		for line in "$@"; do echo "$line"; done
+		cat <<INI
+
+[domain corp.example]
+type = authoritative
+directories = ad
+INI
+	} > "$T_DIR/$name.ini"
+}
+q() { "$NSMILTER" -c "$T_DIR/$1.ini" -q alice@corp.example carol@corp.example 2>&1; }
+GOOD="alice@corp.example accept directory=ad
+carol@corp.example route to=carol@partner.example directory=ad target=yes"
+
+# --- LDAPS and StartTLS, three ways to name the account ------------------------
+for tls in ldaps starttls; do
+	for bind in dn upn downlevel; do
+		case $tls in
+		ldaps) uri=ldaps://$AD_HOST; st=no ;;
+		starttls) uri=ldap://$AD_HOST; st=yes ;;
+		esac
+		case $bind in
+		dn) b=$AD_BIND_DN ;;
+		upn) b=$AD_BIND_UPN ;;
+		downlevel) b=$AD_BIND_DOWNLEVEL ;;
+		esac
+		ini "$tls-$bind" "$uri" "$b" "$st" "$(ad_ca)" "$AD_BASE"
+		assert_eq "$(q "$tls-$bind")" "$GOOD" "$tls ($uri), bind by $bind ($b)"
+	done
+done
+
+# --- plain ldap:// with a simple bind: AD requires strong authentication -------
+ini plain "ldap://$AD_HOST" "$AD_BIND_UPN" no "" "$AD_BASE"
+out=$(q plain); rc=$?
+assert_eq "$rc" 75 "plain ldap:// + simple bind: -q exits 75 (tempfail)"
+assert_match "$out" '^alice@corp.example tempfail code=451 dsn=4.4.3 error="ad: Strong\(er\) authentication required \(BindSimple: Transport encryption required\.\)"$' \
+	"plain ldap:// + simple bind: AD's refusal is shown to the admin"
+assert_no_match "$out" "accept|$AD_PASSWORD" "plain ldap://: no accept, no password in the message"
+
+# --- a wrong password: AD's reason, never the password -----------------------
+printf 'not-the-password\n' > "$T_DIR/bad.secret"
+ini badpw "ldaps://$AD_HOST" "$AD_BIND_DOWNLEVEL" no "$(ad_ca)" "$AD_BASE"
+sed -i "s|^bind_password_file = .*|bind_password_file = $T_DIR/bad.secret|" "$T_DIR/badpw.ini"
+out=$(q badpw)
+assert_match "$out" '^alice@corp.example tempfail code=451 dsn=4.4.3 error="ad: Invalid credentials \(80090308: LdapErr: .* data 52e' \
+	"wrong password: tempfail with AD's reason (data 52e: bad credentials)"
+assert_no_match "$out" "not-the-password|accept" "wrong password: no accept, no password in the message"
+
+# --- certificates: untrusted CA, wrong host name -> tempfail, never accept -----
+ini ca-ldaps "ldaps://$AD_HOST" "$AD_BIND_UPN" no "$(ad_other_ca)" "$AD_BASE"
+ini ca-starttls "ldap://$AD_HOST" "$AD_BIND_UPN" yes "$(ad_other_ca)" "$AD_BASE"
+ini host-ldaps "ldaps://$AD_ADDR" "$AD_BIND_UPN" no "$(ad_ca)" "$AD_BASE"
+ini host-starttls "ldap://$AD_ADDR" "$AD_BIND_UPN" yes "$(ad_ca)" "$AD_BASE"
+for c in ca-ldaps ca-starttls host-ldaps host-starttls; do
+	out=$(q "$c"); rc=$?
+	assert_eq "$rc" 75 "$c: -q exits 75"
+	assert_match "$out" '^alice@corp.example tempfail code=451 dsn=4.4.3 error="ad: ' "$c: tempfail"
+	assert_no_match "$out" ' (accept|route|reject) ' "$c: never an accept (nor a reject)"
+done
+
+# --- tls_verify = no: the same wrong CA and host name connect --------------------
+ini noverify "ldaps://$AD_ADDR" "$AD_BIND_UPN" no "$(ad_other_ca)" "$AD_BASE" "tls_verify = no"
+assert_eq "$(q noverify)" "$GOOD" "tls_verify = no: connects despite CA and host name"
+done_testing
