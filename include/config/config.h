@@ -60,7 +60,7 @@ struct directory_config {
 	char *bind_dn;             /* NULL: anonymous */
 	char *bind_password_file;
 	char *bind_password;       /* read at load time; never logged */
-	char *base;
+	char *base;                /* "": the root (Global Catalog) */
 	enum cfg_scope scope;
 	char *filter;              /* with %s %u %d %% */
 	char *target_attribute;    /* NULL: none */

@@ -37,6 +37,8 @@ enum config_type {
 #define CONFIG_F_LOWER    0x2u  /* a string value is stored lowercased */
 #define CONFIG_F_PENDING  0x4u  /* stored in struct config_pending, not the
 				   section's structure (resolved later) */
+#define CONFIG_F_PRESENT  0x8u  /* the key must be written, an empty value
+				   is allowed (and means "") */
 
 struct config_enum {
 	const char *name;   /* "" allowed: the empty value */

@@ -70,7 +70,8 @@ apply_defaults(struct config_ctx *ctx, enum config_kind kind, void *obj,
 
 /*
  * Report every REQUIRED option of SECTION that has no value: missing from
- * the file, or empty.  A bad value was reported by apply_keys() already.
+ * the file, or empty; and every PRESENT option missing from the file.  A
+ * bad value was reported by apply_keys() already.
  */
 static void
 check_required(struct config_ctx *ctx, const dictionary *d,
@@ -81,7 +82,8 @@ check_required(struct config_ctx *ctx, const dictionary *d,
 		const char *value;
 		char *entry;
 
-		if (o->kind != s->kind || !(o->flags & CONFIG_F_REQUIRED) ||
+		if (o->kind != s->kind ||
+		    !(o->flags & (CONFIG_F_REQUIRED | CONFIG_F_PRESENT)) ||
 		    !config_table_is_empty(o, config_table_target(o, s->obj,
 		    s->pending)))
 			continue;
@@ -93,7 +95,7 @@ check_required(struct config_ctx *ctx, const dictionary *d,
 		free(entry);
 		if (value == NULL)
 			config_error(ctx, s->name, o->key, "missing (required)");
-		else if (*value == '\0')
+		else if (*value == '\0' && (o->flags & CONFIG_F_REQUIRED))
 			config_error(ctx, s->name, o->key, "must not be empty");
 	}
 }

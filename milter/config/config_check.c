@@ -84,6 +84,13 @@ read_password(struct config_ctx *ctx, struct directory_config *dir)
 static void
 check_directory(struct config_ctx *ctx, struct directory_config *dir)
 {
+	/*
+	 * "base =" is the root DSE's naming context "": with Active
+	 * Directory's Global Catalog, the whole forest.  Stored as "", never
+	 * NULL (libldap would search ldap.conf's BASE instead).
+	 */
+	if (dir->base == NULL && (dir->base = strdup("")) == NULL)
+		DIR_ERR(ctx, dir, "base", "out of memory");
 	if (dir->bind_dn != NULL && dir->bind_password_file == NULL)
 		DIR_ERR(ctx, dir, "bind_password_file", "missing, required by "
 		    "bind_dn");

@@ -121,7 +121,7 @@ const struct config_option config_table[] = {
 	  .check = config_syntax_abs_path },
 	{ .key = "base", .kind = CONFIG_DIRECTORY, .type = CONFIG_T_STRING,
 	  .def = "", .offset = offsetof(struct directory_config, base),
-	  .flags = CONFIG_F_REQUIRED },
+	  .flags = CONFIG_F_PRESENT },
 	{ .key = "scope", .kind = CONFIG_DIRECTORY, .type = CONFIG_T_ENUM,
 	  .def = "sub", .names = scope_names,
 	  .offset = offsetof(struct directory_config, scope) },

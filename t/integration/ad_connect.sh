@@ -5,7 +5,8 @@
 # a simple bind over plain ldap:// is refused by AD (strong authentication
 # required) and the admin sees AD's reason; an untrusted CA, a host name
 # the certificate does not name and a wrong password are tempfails, never
-# an accept; tls_verify = no connects anyway.
+# an accept; tls_verify = no connects anyway.  The Global Catalog (3268
+# StartTLS, 3269 LDAPS) is searched from the root, with base = empty.
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/samba-ad.sh"
 ad_netns "$@"
@@ -61,6 +62,14 @@ for tls in ldaps starttls; do
 		assert_eq "$(q "$tls-$bind")" "$GOOD" "$tls ($uri), bind by $bind ($b)"
 	done
 done
+
+# --- Global Catalog: ports 3269 (LDAPS) and 3268 (StartTLS), the whole forest --
+ini gc-ldaps "ldaps://$AD_HOST:3269" "$AD_BIND_UPN" no "$(ad_ca)" ""
+ini gc-starttls "ldap://$AD_HOST:3268" "$AD_BIND_DOWNLEVEL" yes "$(ad_ca)" ""
+out=$("$NSMILTER" -c "$T_DIR/gc-ldaps.ini" -n 2>&1); rc=$?
+assert_eq "$rc:$out" "0:" "-n accepts base = (empty) for the Global Catalog"
+assert_eq "$(q gc-ldaps)" "$GOOD" "Global Catalog over LDAPS (3269), base = (empty)"
+assert_eq "$(q gc-starttls)" "$GOOD" "Global Catalog over StartTLS (3268), base = (empty)"
 
 # --- plain ldap:// with a simple bind: AD requires strong authentication -------
 ini plain "ldap://$AD_HOST" "$AD_BIND_UPN" no "" "$AD_BASE"

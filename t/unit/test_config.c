@@ -325,6 +325,23 @@ test_empty_is_default(void **state)
 	config_free(cfg);
 }
 
+/*
+ * "base =" written but empty is the root, for a search of Active
+ * Directory's Global Catalog (the whole forest); leaving base out is still
+ * an error (see test_errors).
+ */
+static void
+test_empty_base(void **state)
+{
+	(void)state;
+	struct config *cfg = load_ok(
+	    "[directory gc]\nuri = ldaps://dc1.corp.example:3269\nbase =\n"
+	    "[domain corp.example]\ndirectories = gc\n");
+
+	CHECK_STR(cfg->directories[0].base, "");
+	config_free(cfg);
+}
+
 /* ---- value types, table-driven ---------------------------------------- */
 
 struct value_case {
@@ -927,6 +944,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_empty_is_default),
+		cmocka_unit_test(test_empty_base),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_bools),
 		cmocka_unit_test(test_numbers),
