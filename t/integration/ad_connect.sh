@@ -5,7 +5,8 @@
 # a simple bind over plain ldap:// is refused by AD (strong authentication
 # required) and the admin sees AD's reason; an untrusted CA, a host name
 # the certificate does not name and a wrong password are tempfails, never
-# an accept; tls_verify = no connects anyway.  The Global Catalog (3268
+# an accept, and the message says which TLS step failed and why; tls_verify
+# = no connects anyway.  The Global Catalog (3268
 # StartTLS, 3269 LDAPS) is searched from the root, with base = empty.
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/samba-ad.sh"
@@ -93,12 +94,22 @@ ini ca-ldaps "ldaps://$AD_HOST" "$AD_BIND_UPN" no "$(ad_other_ca)" "$AD_BASE"
 ini ca-starttls "ldap://$AD_HOST" "$AD_BIND_UPN" yes "$(ad_other_ca)" "$AD_BASE"
 ini host-ldaps "ldaps://$AD_ADDR" "$AD_BIND_UPN" no "$(ad_ca)" "$AD_BASE"
 ini host-starttls "ldap://$AD_ADDR" "$AD_BIND_UPN" yes "$(ad_ca)" "$AD_BASE"
-for c in ca-ldaps ca-starttls host-ldaps host-starttls; do
+# The reason names the TLS step (TLS for ldaps://, StartTLS) and what is
+# wrong with the certificate, not "Can't contact LDAP server".
+OTHER=$(ad_other_ca)
+ISSUER='issued by cn=nsmilter AD test CA,o=nsmilter tests'
+while IFS='|' read -r c want; do
 	out=$(q "$c"); rc=$?
 	assert_eq "$rc" 75 "$c: -q exits 75"
-	assert_match "$out" '^alice@corp.example tempfail code=451 dsn=4.4.3 error="ad: ' "$c: tempfail"
+	assert_eq "$(printf '%s\n' "$out" | head -1)" "alice@corp.example tempfail code=451 dsn=4.4.3 error=\"ad: $want\"" \
+		"$c: tempfail with the certificate's problem"
 	assert_no_match "$out" ' (accept|route|reject) ' "$c: never an accept (nor a reject)"
-done
+done <<CASES
+ca-ldaps|TLS: certificate not trusted (tls_ca_file $OTHER; $ISSUER)
+ca-starttls|StartTLS: certificate not trusted (tls_ca_file $OTHER; $ISSUER)
+host-ldaps|TLS: host name $AD_ADDR does not match certificate $AD_HOST
+host-starttls|StartTLS: host name $AD_ADDR does not match certificate $AD_HOST
+CASES
 
 # --- tls_verify = no: the same wrong CA and host name connect --------------------
 ini noverify "ldaps://$AD_ADDR" "$AD_BIND_UPN" no "$(ad_other_ca)" "$AD_BASE" "tls_verify = no"

@@ -60,6 +60,8 @@ for a in alice@corp.example carol@corp.example frank@corp.example nobody@corp.ex
 	esac
 done
 assert_eq "$down_ok" 6 "DC down: every lookup is 451 4.4.3 tempfail (not: $down_bad)"
+assert_match "$OUT" "Can't contact LDAP server" "DC down: reported as unreachable"
+assert_no_match "$OUT" 'certificate|TLS:' "DC down: not mistaken for a certificate problem"
 echo "# while down: $OUT"
 
 # --- the DC comes back ----------------------------------------------------------

@@ -38,6 +38,17 @@ struct ldapconn {
 };
 
 /*
+ * A new handle in *LDP connected to server SERVER (index in cfg->uri):
+ * connect (ldaps: TLS handshake included), StartTLS when configured, each
+ * bounded by the timeout, the server's certificate checked as REQ says
+ * (LDAP_OPT_X_TLS_DEMAND, _ALLOW, _NEVER).  No bind.  Returns LDAP_SUCCESS,
+ * or an LDAP error code with *ERR set to a new message; a TLS step that
+ * failed on the certificate says what is wrong with it (ldap_tls.h).
+ */
+int ldapconn_connect(LDAP **ldp, const struct ldapdir_params *p,
+    size_t server, int req, char **err);
+
+/*
  * Connect C to server SERVER (index in cfg->uri): connect, StartTLS, bind,
  * each bounded by the timeout.  Returns LDAP_SUCCESS (C->server set), or an
  * LDAP error code with *ERR set to a new message (ldap_err2string, plus the

@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "directory/directory.h"
 #include "directory/ldap/ldap_conn.h"
+#include "directory/ldap/ldap_tls.h"
 
 char *
 ldapconn_errtext(const char *text, const char *diag)
@@ -53,9 +54,12 @@ handle_error(LDAP *ld, int rc)
 	return s;
 }
 
-/* Set the handle's options; returns an LDAP code. */
+/*
+ * Set the handle's options, checking the server's certificate as REQ says
+ * (LDAP_OPT_X_TLS_*); returns an LDAP code.
+ */
 static int
-set_options(LDAP *ld, const struct ldapdir_params *p)
+set_options(LDAP *ld, const struct ldapdir_params *p, int req)
 {
 	const struct directory_config *cfg = p->cfg;
 	int version = LDAP_VERSION3;
@@ -79,8 +83,6 @@ set_options(LDAP *ld, const struct ldapdir_params *p)
 	    != LDAP_OPT_SUCCESS)
 		return rc;
 	if (p->tls) {
-		int req = cfg->tls_verify ? LDAP_OPT_X_TLS_DEMAND
-		    : LDAP_OPT_X_TLS_NEVER;
 		int server = 0;
 
 		/*
@@ -137,18 +139,67 @@ wait_connected(LDAP *ld, const struct ldapdir_params *p)
 	return LDAP_SUCCESS;
 }
 
+/*
+ * Whether failure RC of a TLS step may be the server's certificate:
+ * libldap then has no reason of its own to give (with GnuTLS, a refused
+ * certificate is "(unknown error code)"), while network failures come
+ * with one ("Error in the push function.") or as a timeout.
+ */
+static bool
+maybe_certificate(LDAP *ld, int rc)
+{
+	char *diag = NULL;
+	bool maybe;
+
+	if (rc == LDAP_TIMEOUT)
+		return false;
+	ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+	maybe = diag == NULL || *diag == '\0' ||
+	    strcmp(diag, "(unknown error code)") == 0 ||
+	    strncmp(diag, "TLS:", 4) == 0;
+	if (diag != NULL)
+		ldap_memfree(diag);
+	return maybe;
+}
+
+/*
+ * The message for failure RC of TLS step STEP ("TLS" on an ldaps://
+ * connection, "StartTLS") to server SERVER: what is wrong with the
+ * certificate when that is the reason (ldap_tls.h), else libldap's
+ * message (after "StartTLS: " for that step).
+ */
+static char *
+tls_error(LDAP *ld, int rc, const struct ldapdir_params *p, size_t server,
+    int req, const char *step)
+{
+	char *why = NULL, *e;
+
+	if (req == LDAP_OPT_X_TLS_DEMAND && maybe_certificate(ld, rc))
+		why = ldap_tls_explain(p, server);
+	if (why != NULL) {
+		e = xasprintf("%s: %s", step, why);
+		free(why);
+		return e;
+	}
+	e = handle_error(ld, rc);
+	if (e != NULL && strcmp(step, "StartTLS") == 0) {
+		why = e;
+		e = xasprintf("StartTLS: %s", why);
+		free(why);
+	}
+	return e;
+}
+
 int
-ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
-    size_t server, char **err)
+ldapconn_connect(LDAP **ldp, const struct ldapdir_params *p, size_t server,
+    int req, char **err)
 {
 	const struct directory_config *cfg = p->cfg;
 	LDAP *ld = NULL;
 	int rc;
 
+	*ldp = NULL;
 	*err = NULL;
-	c->ld = NULL;
-	c->uses = 0;
-	c->server = server;
 	if (server >= cfg->uri.n) {
 		*err = strdup(ldap_err2string(LDAP_PARAM_ERROR));
 		return LDAP_PARAM_ERROR;
@@ -158,7 +209,7 @@ ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
 		*err = handle_error(NULL, rc);
 		return rc;
 	}
-	if ((rc = set_options(ld, p)) != LDAP_SUCCESS) {
+	if ((rc = set_options(ld, p, req)) != LDAP_SUCCESS) {
 		if (p->tls && cfg->tls_ca_file != NULL)
 			*err = xasprintf("%s (TLS setup, tls_ca_file %s)",
 			    ldap_err2string(rc), cfg->tls_ca_file);
@@ -166,22 +217,52 @@ ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
 			*err = handle_error(ld, rc);
 		goto fail;
 	}
-	/* Connect now (ldaps: TLS handshake included), on its own timeout. */
-	if ((rc = ldap_connect(ld)) != LDAP_SUCCESS ||
-	    (p->tls && (rc = wait_connected(ld, p)) != LDAP_SUCCESS)) {
+	/*
+	 * Connect now, on its own timeout.  With ldaps:// the TLS handshake
+	 * is part of it (libldap completes it even in asynchronous mode).
+	 */
+	if ((rc = ldap_connect(ld)) != LDAP_SUCCESS) {
+		if (strncasecmp(cfg->uri.v[server], "ldaps:", 6) == 0)
+			*err = tls_error(ld, rc, p, server, req, "TLS");
+		else
+			*err = handle_error(ld, rc);
+		goto fail;
+	}
+	if (p->tls && (rc = wait_connected(ld, p)) != LDAP_SUCCESS) {
 		*err = handle_error(ld, rc);
 		goto fail;
 	}
-	if (cfg->starttls) {
-		rc = ldap_start_tls_s(ld, NULL, NULL);
-		if (rc != LDAP_SUCCESS) {
-			char *e = handle_error(ld, rc);
-
-			*err = e == NULL ? NULL : xasprintf("StartTLS: %s", e);
-			free(e);
-			goto fail;
-		}
+	if (cfg->starttls && (rc = ldap_start_tls_s(ld, NULL, NULL)) !=
+	    LDAP_SUCCESS) {
+		*err = tls_error(ld, rc, p, server, req, "StartTLS");
+		goto fail;
 	}
+	*ldp = ld;
+	return LDAP_SUCCESS;
+fail:
+	if (*err == NULL)
+		*err = strdup("out of memory");
+	ldap_unbind_ext(ld, NULL, NULL);
+	if (rc == LDAP_SUCCESS)
+		rc = LDAP_OTHER;
+	return rc;
+}
+
+int
+ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
+    size_t server, char **err)
+{
+	const struct directory_config *cfg = p->cfg;
+	LDAP *ld = NULL;
+	int rc;
+
+	c->ld = NULL;
+	c->uses = 0;
+	c->server = server;
+	rc = ldapconn_connect(&ld, p, server, cfg->tls_verify ?
+	    LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER, err);
+	if (rc != LDAP_SUCCESS)
+		return rc;
 	if (cfg->bind_dn != NULL && *cfg->bind_dn != '\0') {
 		struct berval cred;
 		const char *pw = cfg->bind_password != NULL ?
@@ -194,18 +275,14 @@ ldapconn_open_one(struct ldapconn *c, const struct ldapdir_params *p,
 		if (rc != LDAP_SUCCESS) {
 			/* The diagnostic comes from the server: no password. */
 			*err = handle_error(ld, rc);
-			goto fail;
+			if (*err == NULL)
+				*err = strdup("out of memory");
+			ldap_unbind_ext(ld, NULL, NULL);
+			return rc;
 		}
 	}
 	c->ld = ld;
 	return LDAP_SUCCESS;
-fail:
-	if (*err == NULL)
-		*err = strdup("out of memory");
-	ldap_unbind_ext(ld, NULL, NULL);
-	if (rc == LDAP_SUCCESS)
-		rc = LDAP_OTHER;
-	return rc;
 }
 
 /*
