@@ -101,16 +101,24 @@ struct config {
 	size_t n_domains;
 };
 
-/* Problems found while loading: "FILE: [section] key: what is wrong". */
+/*
+ * Problems found while loading: "FILE: [section] key: what is wrong".
+ * Warnings, "FILE: [section] key: warning: ...", are settings that work
+ * but are risky (a bind password in clear text, certificates not
+ * checked): the configuration loads all the same.
+ */
 struct config_errors {
 	char **lines;
 	size_t n;
+	char **warnings;
+	size_t n_warnings;
 };
 
 /*
  * Load and check PATH.  Returns a configuration, or NULL with at least one
  * line in ERRS (which the caller frees with config_errors_free).  Every
- * problem is reported, not only the first.
+ * problem is reported, not only the first.  Warnings are in ERRS either
+ * way.
  */
 struct config *config_load(const char *path, struct config_errors *errs);
 void config_free(struct config *cfg);

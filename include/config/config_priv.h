@@ -145,6 +145,14 @@ void config_error_in(struct config_ctx *ctx, enum config_kind kind,
     const char *name, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/*
+ * A warning about a [directory NAME] / [domain NAME] key: a setting that
+ * works but is risky.  The load does not fail.
+ */
+void config_warning_in(struct config_ctx *ctx, enum config_kind kind,
+    const char *name, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* Add LINE (taken over; NULL: out of memory) and mark the load failed. */
 void config_errors_add(struct config_ctx *ctx, char *line);
 

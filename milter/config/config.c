@@ -297,7 +297,7 @@ ctx_free(struct config_ctx *ctx)
 struct config *
 config_load(const char *path, struct config_errors *errs)
 {
-	struct config_errors discard = { NULL, 0 };
+	struct config_errors discard = { NULL, 0, NULL, 0 };
 	struct config_ctx ctx = { .path = path };
 	dictionary *d;
 
@@ -305,6 +305,8 @@ config_load(const char *path, struct config_errors *errs)
 		errs = &discard;
 	errs->lines = NULL;
 	errs->n = 0;
+	errs->warnings = NULL;
+	errs->n_warnings = 0;
 	ctx.errs = errs;
 
 	if ((d = config_ini_read(&ctx)) != NULL) {

@@ -20,6 +20,8 @@
 
 #define DIR_ERR(ctx, dir, key, ...) \
 	config_error_in(ctx, CONFIG_DIRECTORY, (dir)->name, key, __VA_ARGS__)
+#define DIR_WARN(ctx, dir, key, ...) \
+	config_warning_in(ctx, CONFIG_DIRECTORY, (dir)->name, key, __VA_ARGS__)
 #define DOM_ERR(ctx, dom, key, ...) \
 	config_error_in(ctx, CONFIG_DOMAIN, (dom)->name, key, __VA_ARGS__)
 
@@ -81,6 +83,26 @@ read_password(struct config_ctx *ctx, struct directory_config *dir)
 	dir->bind_password = buf;
 }
 
+/* Settings that work but expose the directory: warnings, not errors. */
+static void
+warn_directory(struct config_ctx *ctx, const struct directory_config *dir)
+{
+	for (size_t i = 0; dir->bind_dn != NULL && !dir->starttls &&
+	    i < dir->uri.n; i++) {
+		if (strncasecmp(dir->uri.v[i], "ldap://", 7) == 0) {
+			DIR_WARN(ctx, dir, "starttls", "'no': the bind password "
+			    "goes in clear text to '%s' (use starttls = yes, "
+			    "or an ldaps:// uri)", dir->uri.v[i]);
+			break;
+		}
+	}
+	if (!dir->tls_verify)
+		DIR_WARN(ctx, dir, "tls_verify", "'no': the server's "
+		    "certificate is not checked, so whoever can intercept the "
+		    "connection can pose as the directory%s",
+		    dir->bind_dn != NULL ? " and read the bind password" : "");
+}
+
 static void
 check_directory(struct config_ctx *ctx, struct directory_config *dir)
 {
@@ -107,6 +129,7 @@ check_directory(struct config_ctx *ctx, struct directory_config *dir)
 			break;
 		}
 	}
+	warn_directory(ctx, dir);
 }
 
 static struct directory_config *

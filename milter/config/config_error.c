@@ -1,6 +1,7 @@
 /*
  * config_error.c - the error lines of config_load():
- * "FILE: [section] key: what is wrong", one per problem.
+ * "FILE: [section] key: what is wrong", one per problem, and its warnings,
+ * "FILE: [section] key: warning: ...".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,10 +54,11 @@ section_display(const struct config_ctx *ctx, const char *section)
 	return section;
 }
 
-__attribute__((format(printf, 4, 0)))
-static void
-verror(struct config_ctx *ctx, const char *section, const char *key,
-    const char *fmt, va_list ap)
+/* "FILE: [section] key: " + PREFIX + the message; NULL: out of memory. */
+__attribute__((format(printf, 5, 0)))
+static char *
+vline(struct config_ctx *ctx, const char *section, const char *key,
+    const char *prefix, const char *fmt, va_list ap)
 {
 	char *msg = xvasprintf(fmt, ap);
 	char *line;
@@ -64,15 +66,23 @@ verror(struct config_ctx *ctx, const char *section, const char *key,
 	if (msg == NULL)
 		line = NULL;
 	else if (section == NULL)
-		line = xasprintf("%s: %s", ctx->path, msg);
+		line = xasprintf("%s: %s%s", ctx->path, prefix, msg);
 	else if (key == NULL)
-		line = xasprintf("%s: [%s]: %s", ctx->path,
-		    section_display(ctx, section), msg);
+		line = xasprintf("%s: [%s]: %s%s", ctx->path,
+		    section_display(ctx, section), prefix, msg);
 	else
-		line = xasprintf("%s: [%s] %s: %s", ctx->path,
-		    section_display(ctx, section), key, msg);
-	config_errors_add(ctx, line);
+		line = xasprintf("%s: [%s] %s: %s%s", ctx->path,
+		    section_display(ctx, section), key, prefix, msg);
 	free(msg);
+	return line;
+}
+
+__attribute__((format(printf, 4, 0)))
+static void
+verror(struct config_ctx *ctx, const char *section, const char *key,
+    const char *fmt, va_list ap)
+{
+	config_errors_add(ctx, vline(ctx, section, key, "", fmt, ap));
 }
 
 void
@@ -106,6 +116,34 @@ config_error_in(struct config_ctx *ctx, enum config_kind kind,
 }
 
 void
+config_warning_in(struct config_ctx *ctx, enum config_kind kind,
+    const char *name, const char *key, const char *fmt, ...)
+{
+	struct config_errors *e = ctx->errs;
+	char *section, *line = NULL, **v;
+	va_list ap;
+
+	section = name == NULL ? xasprintf("%s", config_kind_name(kind)) :
+	    xasprintf("%s %s", config_kind_name(kind), name);
+	if (section != NULL) {
+		va_start(ap, fmt);
+		line = vline(ctx, section, key, "warning: ", fmt, ap);
+		va_end(ap);
+		free(section);
+	}
+	/* A warning lost to a lack of memory fails nothing. */
+	if (line == NULL)
+		return;
+	if ((v = realloc(e->warnings, (e->n_warnings + 1) * sizeof(*v))) ==
+	    NULL) {
+		free(line);
+		return;
+	}
+	e->warnings = v;
+	e->warnings[e->n_warnings++] = line;
+}
+
+void
 config_errors_free(struct config_errors *errs)
 {
 	if (errs == NULL)
@@ -115,4 +153,9 @@ config_errors_free(struct config_errors *errs)
 	free(errs->lines);
 	errs->lines = NULL;
 	errs->n = 0;
+	for (size_t i = 0; i < errs->n_warnings; i++)
+		free(errs->warnings[i]);
+	free(errs->warnings);
+	errs->warnings = NULL;
+	errs->n_warnings = 0;
 }

@@ -62,6 +62,8 @@ log_config_errors(const struct config_errors *errs)
 {
 	for (size_t i = 0; i < errs->n; i++)
 		log_err("%s", errs->lines[i]);
+	for (size_t i = 0; i < errs->n_warnings; i++)
+		log_warning("%s", errs->warnings[i]);
 }
 
 static int
@@ -181,6 +183,8 @@ reload(const char *path)
 			    "at the next restart");
 	}
 	log_set_level(rt->cfg->milter.log_level);
+	log_config_errors(&errs);
+	config_errors_free(&errs);
 	runtime_install(rt);
 	runtime_release(old);
 	log_info("configuration %s reloaded", path);
@@ -214,6 +218,8 @@ daemon_run(const struct daemon_options *opt)
 	closelog();
 	log_open(cfg->milter.syslog_facility, opt->foreground);
 	log_set_level(cfg->milter.log_level);
+	log_config_errors(&errs);
+	config_errors_free(&errs);
 	runtime_install(rt);
 
 	spec = opt->socket ? opt->socket : cfg->milter.socket;

@@ -35,6 +35,8 @@ print_errors(const struct config_errors *errs)
 {
 	for (size_t i = 0; i < errs->n; i++)
 		fprintf(stderr, "%s\n", errs->lines[i]);
+	for (size_t i = 0; i < errs->n_warnings; i++)
+		fprintf(stderr, "%s\n", errs->warnings[i]);
 }
 
 int
@@ -73,11 +75,11 @@ main(int argc, char **argv)
 	if (check) {
 		struct config *cfg = config_load(opt.config_path, &errs);
 
-		if (cfg == NULL) {
-			print_errors(&errs);
-			config_errors_free(&errs);
+		/* warnings too: the configuration is still good (exit 0) */
+		print_errors(&errs);
+		config_errors_free(&errs);
+		if (cfg == NULL)
 			return EX_CONFIG;
-		}
 		config_free(cfg);
 		return 0;
 	}
@@ -93,6 +95,8 @@ main(int argc, char **argv)
 			config_errors_free(&errs);
 			return EX_CONFIG;
 		}
+		/* warnings are for -n and the daemon's log, not -q's output */
+		config_errors_free(&errs);
 		status = query_run(rt, argv + optind, argc - optind, stdin,
 		    stdout);
 		runtime_release(rt);

@@ -6,7 +6,8 @@
 # required) and the admin sees AD's reason; an untrusted CA, a host name
 # the certificate does not name and a wrong password are tempfails, never
 # an accept, and the message says which TLS step failed and why; tls_verify
-# = no connects anyway.  The Global Catalog (3268
+# = no connects anyway.  nsmilter -n warns about a bind password sent over
+# plain ldap:// and about tls_verify = no.  The Global Catalog (3268
 # StartTLS, 3269 LDAPS) is searched from the root, with base = empty.
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/samba-ad.sh"
@@ -79,6 +80,10 @@ assert_eq "$rc" 75 "plain ldap:// + simple bind: -q exits 75 (tempfail)"
 assert_match "$out" '^alice@corp.example tempfail code=451 dsn=4.4.3 error="ad: Strong\(er\) authentication required \(BindSimple: Transport encryption required\.\)"$' \
 	"plain ldap:// + simple bind: AD's refusal is shown to the admin"
 assert_no_match "$out" "accept|$AD_PASSWORD" "plain ldap://: no accept, no password in the message"
+# -n warns about it beforehand, and still accepts the configuration
+out=$("$NSMILTER" -c "$T_DIR/plain.ini" -n 2>&1); rc=$?
+assert_eq "$rc:$out" "0:$T_DIR/plain.ini: [directory ad] starttls: warning: 'no': the bind password goes in clear text to 'ldap://$AD_HOST' (use starttls = yes, or an ldaps:// uri)" \
+	"-n: a warning for the bind password over plain ldap://, exit 0"
 
 # --- a wrong password: AD's reason, never the password -----------------------
 printf 'not-the-password\n' > "$T_DIR/bad.secret"
@@ -114,4 +119,10 @@ CASES
 # --- tls_verify = no: the same wrong CA and host name connect --------------------
 ini noverify "ldaps://$AD_ADDR" "$AD_BIND_UPN" no "$(ad_other_ca)" "$AD_BASE" "tls_verify = no"
 assert_eq "$(q noverify)" "$GOOD" "tls_verify = no: connects despite CA and host name"
+out=$("$NSMILTER" -c "$T_DIR/noverify.ini" -n 2>&1); rc=$?
+assert_eq "$rc" 0 "-n: tls_verify = no is accepted"
+assert_match "$out" "^$T_DIR/noverify.ini: \[directory ad\] tls_verify: warning: 'no': the server's certificate is not checked" \
+	"-n: ... with a warning"
+out=$("$NSMILTER" -c "$T_DIR/starttls-upn.ini" -n 2>&1); rc=$?
+assert_eq "$rc:$out" "0:" "-n: nothing to say about StartTLS with certificates checked"
 done_testing

@@ -796,6 +796,90 @@ test_password(void **state)
 	free(pw);
 }
 
+/* ---- warnings: risky settings that still load ----------------------------- */
+
+struct warning_case {
+	const char *name;
+	const char *dir;          /* [directory d] lines after the first */
+	const char *want[3];      /* expected warning lines, "%F" = file */
+};
+
+static const struct warning_case warning_cases[] = {
+	{ .name = "bind over plain ldap://",
+	  .dir = "uri = ldap://a ldaps://b\nbind_dn = cn=x\n"
+		 "bind_password_file = %D/w.secret\n",
+	  .want = { "%F: [directory d] starttls: warning: 'no': the bind "
+		    "password goes in clear text to 'ldap://a' (use starttls "
+		    "= yes, or an ldaps:// uri)" } },
+	{ .name = "bind over StartTLS", .want = { NULL },
+	  .dir = "uri = ldap://a\nstarttls = yes\nbind_dn = cn=x\n"
+		 "bind_password_file = %D/w.secret\n" },
+	{ .name = "bind over ldaps:// and ldapi://", .want = { NULL },
+	  .dir = "uri = ldaps://a ldapi://%2Frun%2Fs\nbind_dn = cn=x\n"
+		 "bind_password_file = %D/w.secret\n" },
+	{ .name = "anonymous over plain ldap://", .want = { NULL },
+	  .dir = "uri = ldap://a\n" },
+	{ .name = "certificates not checked",
+	  .dir = "uri = ldaps://a\ntls_verify = no\n",
+	  .want = { "%F: [directory d] tls_verify: warning: 'no': the "
+		    "server's certificate is not checked, so whoever can "
+		    "intercept the connection can pose as the directory" } },
+	{ .name = "both",
+	  .dir = "uri = ldap://a\nbind_dn = cn=x\ntls_verify = no\n"
+		 "bind_password_file = %D/w.secret\n",
+	  .want = { "%F: [directory d] starttls: warning: 'no': the bind "
+		    "password goes in clear text to 'ldap://a' (use starttls "
+		    "= yes, or an ldaps:// uri)",
+		    "%F: [directory d] tls_verify: warning: 'no': the "
+		    "server's certificate is not checked, so whoever can "
+		    "intercept the connection can pose as the directory and "
+		    "read the bind password" } },
+};
+
+static void
+test_warnings(void **state)
+{
+	(void)state;
+	free(write_file("w.secret", "Pa55-w0rd-XYZZY\n"));
+	for (size_t i = 0; i < sizeof(warning_cases) /
+	    sizeof(warning_cases[0]); i++) {
+		const struct warning_case *c = &warning_cases[i];
+		struct config_errors e;
+		struct config *cfg;
+		char *text, *path;
+		size_t want_n = 0;
+
+		assert_true(asprintf(&text, "[directory d]\nbase = o=x\n%s"
+		    MINIMAL_DOM, c->dir) > 0);
+		path = write_file(NULL, text);
+		cfg = config_load(path, &e);
+		if (cfg == NULL || e.n != 0) {
+			print_errors(&e);
+			fail_msg("%s: does not load", c->name);
+		}
+		while (want_n < 3 && c->want[want_n] != NULL)
+			want_n++;
+		if (e.n_warnings != want_n)
+			fail_msg("%s: got %zu warnings, want %zu", c->name,
+			    e.n_warnings, want_n);
+		for (size_t j = 0; j < want_n; j++) {
+			char *want = expand(c->want[j], path);
+
+			if (strcmp(e.warnings[j], want) != 0)
+				fail_msg("%s: got '%s', want '%s'", c->name,
+				    e.warnings[j], want);
+			if (strstr(e.warnings[j], "Pa55") != NULL)
+				fail_msg("%s: the password is in a warning",
+				    c->name);
+			free(want);
+		}
+		config_errors_free(&e);
+		config_free(cfg);
+		free(path);
+		free(text);
+	}
+}
+
 /* ---- lookups --------------------------------------------------------------- */
 
 static void
@@ -951,6 +1035,7 @@ main(void)
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_find_domain),
 		cmocka_unit_test(test_sample),
 		cmocka_unit_test(test_section_comment),
