@@ -6,7 +6,8 @@
 # never do; contacts are routed to their targetAddress (either prefix);
 # mail-enabled groups are accepted; the documented filter excludes disabled
 # accounts (and, as documented, Exchange-style room mailboxes, which are
-# disabled users).
+# disabled users); the documented homeMDB variant works on an AD without
+# Exchange's mailbox attributes.
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/samba-ad.sh"
 ad_netns "$@"
@@ -36,8 +37,11 @@ INI
 }
 PLAIN='(|(mail=%s)(proxyAddresses=smtp:%s))'
 ENABLED='(&(|(mail=%s)(proxyAddresses=smtp:%s))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))'
+# README's recipe that keeps Exchange's disabled-user mailboxes (homeMDB)
+MAILBOX='(&(|(mail=%s)(proxyAddresses=smtp:%s))(|(!(userAccountControl:1.2.840.113556.1.4.803:=2))(homeMDB=*)))'
 write_ini "$T_DIR/plain.ini" "$PLAIN"
 write_ini "$T_DIR/enabled.ini" "$ENABLED"
+write_ini "$T_DIR/mailbox.ini" "$MAILBOX"
 
 # --- the DC really answers with referrals from the domain root ---------------
 refs=$(LDAPTLS_CACERT=$(ad_ca) ldapsearch -x -H "ldaps://$AD_HOST" \
@@ -86,6 +90,17 @@ room1@corp.example|room1@corp.example reject code=550 dsn=5.1.1
 carol@corp.example|carol@corp.example route to=carol@partner.example directory=ad target=yes
 sales@corp.example|sales@corp.example accept directory=ad
 sip.alice@corp.example|sip.alice@corp.example reject code=550 dsn=5.1.1
+CASES
+
+# Without Exchange's mailbox attributes in the schema (as here), the
+# homeMDB recipe is harmless: it excludes disabled accounts the same way,
+# and no lookup fails on the unknown attribute.
+check_all "$T_DIR/mailbox.ini" "homeMDB recipe, no Exchange mailboxes" <<'CASES'
+alice@corp.example|alice@corp.example accept directory=ad
+frank@corp.example|frank@corp.example reject code=550 dsn=5.1.1
+room1@corp.example|room1@corp.example reject code=550 dsn=5.1.1
+carol@corp.example|carol@corp.example route to=carol@partner.example directory=ad target=yes
+sales@corp.example|sales@corp.example accept directory=ad
 CASES
 
 # The DC agrees on which accounts the filter drops (the filter is AD's, not
