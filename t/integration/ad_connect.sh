@@ -73,6 +73,13 @@ assert_eq "$rc:$out" "0:" "-n accepts base = (empty) for the Global Catalog"
 assert_eq "$(q gc-ldaps)" "$GOOD" "Global Catalog over LDAPS (3269), base = (empty)"
 assert_eq "$(q gc-starttls)" "$GOOD" "Global Catalog over StartTLS (3268), base = (empty)"
 
+# --- the right DirSync needs (README): the service account has it -------------
+out=$(ad_search -E '!dirSync=0/0' '(mail=alice@corp.example)' mail 2>&1)
+assert_match "$out" '^dn: CN=Alice Smith,' "DirSync: the service account (Replicating Directory Changes) reads changes"
+out=$(LDAPTLS_CACERT=$(ad_ca) ldapsearch -x -LLL -H "ldaps://$AD_HOST" -D alice@corp.example \
+    -w "$AD_PASSWORD" -b "$AD_BASE" -E '!dirSync=0/0' '(mail=alice@corp.example)' mail 2>&1)
+assert_match "$out" 'Insufficient access' "DirSync: an account without that right is refused"
+
 # --- plain ldap:// with a simple bind: AD requires strong authentication -------
 ini plain "ldap://$AD_HOST" "$AD_BIND_UPN" no "" "$AD_BASE"
 out=$(q plain); rc=$?

@@ -16,7 +16,9 @@
 # AD_BASE (DC=corp,DC=example), provisioned with samba-tool
 # (--use-rfc2307, internal DNS), Exchange's targetAddress added to the
 # schema (t/fixtures/ad/exchange-schema.ldif) and the recipients of
-# t/fixtures/ad/corp.ldif (see its header).  Only the LDAP server runs
+# t/fixtures/ad/corp.ldif (see its header); the service account holds
+# "Replicating Directory Changes" on the domain, as DirSync needs (README,
+# "Active Directory").  Only the LDAP server runs
 # (server services = ldap): ports 389 (StartTLS), 636 (LDAPS), 3268 and
 # 3269 (Global Catalog), with a test CA's certificate for AD_HOST only (no
 # IP address in it: ldaps://127.0.0.10 is a host-name mismatch).  AD keeps
@@ -38,7 +40,8 @@
 #                            and of an unrelated CA (the wrong-CA case)
 #   ad_secret_file           a file holding AD_PASSWORD (bind_password_file)
 #   ad_search ARGS...        ldapsearch over LDAPS as the service account,
-#                            base AD_BASE unless ARGS give -b
+#                            base AD_BASE unless ARGS give -b (-E for
+#                            controls, e.g. -E '!dirSync=0/0')
 #   ad_modify                ldapmodify over LDAPS as Administrator, LDIF on
 #                            stdin: what an admin's change looks like to a
 #                            running DC (DirSync sees it)
@@ -189,6 +192,13 @@ _ad_build() {
 		tail -5 "$dir/provision.log" >&2
 		return 1
 	}
+	# DirSync (the directory mirror) needs "Replicating Directory Changes"
+	samba-tool dsacl set -H "$sam" --car=get-changes --action=allow \
+	    --objectdn="$AD_BASE" --trusteedn="$AD_BIND_DN" \
+	    >>"$dir/provision.log" 2>&1 || {
+		echo "samba-ad: granting DirSync to the service account failed" >&2
+		return 1
+	}
 	_ad_pki "$dir/pki" || { echo "samba-ad: test PKI failed" >&2; return 1; }
 	rm -f "$dir/dc/etc/smb.conf"
 }
@@ -206,6 +216,9 @@ _ad_template() {
 			exit 0
 		fi
 		rm -rf "$tpl"
+		# templates of other versions of this file, unused for a day
+		find "$NSMILTER_AD_CACHE" -mindepth 1 -maxdepth 1 -type d \
+		    -mmin +1440 -exec rm -rf {} + 2>/dev/null
 		tmp=$(mktemp -d "$NSMILTER_AD_CACHE/build.XXXXXX") || exit 1
 		if _ad_build "$tmp"; then
 			mv "$tmp" "$tpl"
