@@ -67,8 +67,9 @@ struct directory_ops {
 	 *
 	 * start: send the query for ADDRESS.  Returns the operation, or NULL
 	 * when OUT was answered at once (no connection could be made, every
-	 * server is held down, ...).  May block while a connection is set up
-	 * (bounded by the timeout), never while waiting for the answer.
+	 * server is held down, ...).  Never waits for a free connection nor
+	 * for the answer; may block while a new connection is set up
+	 * (bounded by the timeout).
 	 * fd: the descriptor to poll() for POLLIN, or -1 (poll again after a
 	 * short sleep).
 	 * poll: collect the answer without blocking.  1: done, OUT filled and

@@ -9,10 +9,13 @@
  * deadline (then it is abandoned: an error, and the backend holds that
  * server down).  The answers land in answers[i] for dom->dirs[i] whatever
  * order they arrive in, so the precedence of the decision is unchanged; a
- * recipient costs the slowest directory, not the sum of them.  Searches are
+ * recipient costs the slowest directory, not the sum of them.  Starting a
+ * search never waits for a busy directory (a lookup without a free
+ * connection waits in this loop), each answer is read to its end whatever
+ * the others do, and a directory is abandoned only on its own deadline,
+ * after a last look: one hung directory never fails another.  Searches are
  * started in the order of the configuration's directories (not the
- * domain's), so threads taking pooled connections never wait on each
- * other in a cycle.
+ * domain's).
  */
 #include <errno.h>
 #include <poll.h>
@@ -116,7 +119,18 @@ ask_parallel(struct resolver *r, const struct domain_config *dom,
 
 			if (ops[i] == NULL)
 				continue;
-			if (now >= ops[i]->deadline_ms) {
+			/*
+			 * Past its deadline: one last look first (another
+			 * directory's poll may have taken a while; what has
+			 * arrived counts), then give up on this one only.
+			 */
+			if (now >= ops[i]->deadline_ms &&
+			    directory_op_poll(ops[i], &answers[i])) {
+				ops[i] = NULL;
+				pending--;
+				continue;
+			}
+			if ((now = clock_ms()) >= ops[i]->deadline_ms) {
 				directory_op_abandon(ops[i], &answers[i]);
 				ops[i] = NULL;
 				pending--;

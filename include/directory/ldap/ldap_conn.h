@@ -17,6 +17,8 @@
 
 /* Entries read for one address at most (see ldapconn_search_send). */
 #define LDAPCONN_MAX_ENTRIES 16
+/* ldap_result() calls for one answer in one zero-timeout collect at most. */
+#define LDAPCONN_MAX_READS (4 * LDAPCONN_MAX_ENTRIES)
 
 struct directory_config;
 struct dir_answer;
@@ -74,7 +76,7 @@ int ldapconn_search_send(struct ldapconn *c, const struct ldapdir_params *p,
 
 /*
  * Collect the answer to search MSGID on C, waiting at most TV (zero: only
- * read what has arrived).  LDAP_TIMEOUT: no complete answer yet, OUT and
+ * read what has arrived, all of it: every message buffered or readable).  LDAP_TIMEOUT: no complete answer yet, OUT and
  * *ERR untouched apart from OUT being DIR_ERROR.  Otherwise OUT is filled:
  * DIR_FOUND (OUT->target set when the entry has a target attribute),
  * DIR_NOTFOUND, or DIR_ERROR with *ERR set to a new message; the return is

@@ -34,6 +34,10 @@ struct ldapdir {
 	struct ldapconn *idle;      /* connected, unused; most recent first */
 	unsigned n_conns;           /* idle + in use */
 	unsigned max_conns;
+	int avail_fd;               /* eventfd, readable while a connection
+				       can be taken (ldapdir_pool_signal);
+				       -1: none, waiting lookups poll */
+	bool avail_set;             /* avail_fd is readable */
 	unsigned timeout_ms;
 	struct ldapdir_server *servers;   /* one per cfg->uri.v[i] */
 	size_t n_servers;
@@ -51,6 +55,7 @@ struct ldapdir_op {
 	char *filter;
 	int msgid;
 	bool reused;                /* C had answered before this search */
+	bool queued;                /* waiting for a free connection (C NULL) */
 	bool retried;               /* the reconnect-and-retry was used */
 };
 
@@ -69,6 +74,8 @@ void ldapdir_prober_stop(struct ldapdir *d);
 /* ldap_pool.c */
 void ldapdir_conns_free(struct ldapconn *list);
 struct ldapconn *ldapdir_pool_take(struct ldapdir *d);
+struct ldapconn *ldapdir_pool_try_take(struct ldapdir *d);
+void ldapdir_pool_signal(struct ldapdir *d);
 void ldapdir_pool_put(struct ldapdir *d, struct ldapconn *c);
 int ldapdir_connect_any(struct ldapdir *d, struct ldapconn *c, char **err);
 

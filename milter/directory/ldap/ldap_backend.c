@@ -7,7 +7,10 @@
  *
  * A directory keeps a pool of up to pool_size connections (ldap_conn.c).
  * A lookup takes an idle connection, or creates one while the pool is under
- * its size, or waits (at most the directory's timeout) for one to come back.
+ * its size, or waits (at most the directory's timeout) for one to come back:
+ * the synchronous lookup on a condition variable, an asynchronous one in
+ * its caller's poll() loop on the pool's eventfd, so that a directory whose
+ * connections are all stuck never delays the lookups of another.
  * A connection that failed is unbound and dropped; the next lookup connects
  * afresh, so nsmilter recovers by itself when a server restarts.  A pooled
  * connection that used to work and now finds the server gone (restarted,
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,6 +147,10 @@ ldapdir_open(const struct directory_config *cfg)
 		pthread_cond_destroy(&d->probe_cv);
 		goto fail;
 	}
+	/* Without it lookups waiting for a connection poll every few ms. */
+	d->avail_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	d->avail_set = false;
+	ldapdir_pool_signal(d);
 	d->hdr.ops = &ldapdir_ops;
 	d->hdr.cfg = cfg;
 	return &d->hdr;
@@ -167,6 +175,8 @@ ldapdir_close(struct directory *dd)
 	for (size_t i = 0; i < d->n_servers; i++)
 		free(d->servers[i].error);
 	free(d->servers);
+	if (d->avail_fd >= 0)
+		close(d->avail_fd);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
 	pthread_cond_destroy(&d->probe_cv);

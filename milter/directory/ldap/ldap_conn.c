@@ -481,6 +481,26 @@ done:
 	return rc;
 }
 
+/*
+ * Whether C has data to read now: buffered by libldap, or on its socket.
+ * poll() alone cannot see what libldap has already read into its buffer.
+ */
+static bool
+data_ready(struct ldapconn *c)
+{
+	Sockbuf *sb = NULL;
+	struct pollfd pfd;
+
+	if (ldap_get_option(c->ld, LDAP_OPT_SOCKBUF, &sb) == LDAP_OPT_SUCCESS &&
+	    sb != NULL && ber_sockbuf_ctrl(sb, LBER_SB_OPT_DATA_READY, NULL))
+		return true;
+	if ((pfd.fd = ldapconn_fd(c)) < 0)
+		return false;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) > 0;
+}
+
 int
 ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
     int msgid, const struct timeval *tv, struct dir_answer *out, char **err)
@@ -493,6 +513,18 @@ ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
 	out->status = DIR_ERROR;
 	out->target = NULL;
 	type = ldap_result(c->ld, msgid, LDAP_MSG_ALL, &t, &res);
+	/*
+	 * With a zero timeout, one ldap_result() call reads one message: an
+	 * answer with entries needs one call per entry plus one for the final
+	 * result, even when all of it has arrived.  Read on while there is
+	 * something to read, so that an answer that is here is seen now.
+	 */
+	for (int reads = 1; type == 0 && tv->tv_sec == 0 &&
+	    tv->tv_usec == 0 && reads < LDAPCONN_MAX_READS &&
+	    data_ready(c); reads++) {
+		t = *tv;
+		type = ldap_result(c->ld, msgid, LDAP_MSG_ALL, &t, &res);
+	}
 	if (type == 0)
 		return LDAP_TIMEOUT;   /* not yet: nothing to report */
 	if (type < 0 || res == NULL) {

@@ -152,8 +152,10 @@ ldapdir_server_hold(struct ldapdir *d, size_t i, const char *err)
 			pp = &c->next;
 		}
 	}
-	if (drop != NULL)
+	if (drop != NULL) {
 		pthread_cond_broadcast(&d->cv);   /* room for new ones */
+		ldapdir_pool_signal(d);
+	}
 	prober_start(d);
 	pthread_cond_signal(&d->probe_cv);
 	pthread_mutex_unlock(&d->mu);
@@ -226,6 +228,7 @@ prober_main(void *arg)
 				d->idle = c;
 				d->n_conns++;
 				pthread_cond_signal(&d->cv);
+				ldapdir_pool_signal(d);
 				c = NULL;
 			}
 			pthread_mutex_unlock(&d->mu);

@@ -3,12 +3,17 @@
  * collect the answer; synchronous, or asynchronous so that one thread can
  * ask several directories at once.
  *
- * Asynchronous lookups (start/fd/poll/abandon) share all of this: start
- * takes a connection (opening it synchronously when needed) and sends the
- * search; poll collects the answer with a zero timeout; abandon (the
- * deadline passed) abandons the search, closes the connection and holds
- * the server.
- *
+ * Asynchronous lookups (start/fd/poll/abandon) share all of this.  start
+ * never waits for a free connection: it takes one that is free now and
+ * sends the search, or queues the lookup, whose descriptor is then the
+ * pool's (readable when a connection comes back) and whose poll takes the
+ * connection and sends.  So one directory with every connection stuck on
+ * a hung server delays nobody else's lookups.  Opening a new connection
+ * (connect, StartTLS, bind) is still synchronous, bounded by the timeout;
+ * a hung server is held down after that, and later lookups skip it.  poll
+ * collects the answer with a zero timeout, every message that has arrived;
+ * abandon (the deadline passed) abandons the search, closes the connection
+ * and holds the server, or fails a queued lookup without holding anything.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -140,21 +145,68 @@ op_collect(struct ldapdir_op *op, const struct timeval *tv,
 	return 1;
 }
 
-/* The deadline passed: abandon the search, hold the server. */
+/* No connection came free within the timeout. */
+static char *
+no_conn_message(const struct ldapdir *d)
+{
+	char buf[96];
+
+	snprintf(buf, sizeof(buf),
+	    "no free connection within %u ms (pool_size %u)",
+	    d->timeout_ms, d->max_conns);
+	return strdup(buf);
+}
+
+/*
+ * The deadline passed: abandon the search and hold the server; or, for a
+ * lookup still waiting for a connection, fail it (no server was asked, so
+ * none is held: the directory's own searches decide about its servers).
+ */
 static void
 op_timeout(struct ldapdir_op *op, struct dir_answer *out)
 {
 	const char *text = ldap_err2string(LDAP_TIMEOUT);
-	size_t server = op->c->server;
+	size_t server;
 
+	if (op->c == NULL) {
+		op_fail(op, out, no_conn_message(op->d));
+		return;
+	}
+	server = op->c->server;
 	ldapconn_abandon(op->c, op->msgid);
 	ldapdir_server_hold(op->d, server, text);
 	op_fail(op, out, strdup(text));
 }
 
-/* Begin a lookup: NULL when OUT was answered at once. */
+/*
+ * A queued lookup: take a connection if one is free now and send.
+ * 1: done (OUT answered, OP freed: every server held down, or the send
+ * failed); 0: sent, or still waiting.
+ */
+static int
+op_dequeue(struct ldapdir_op *op, struct dir_answer *out)
+{
+	char *msg;
+
+	/* Every server held meanwhile: answer now, not at the deadline. */
+	if ((msg = ldapdir_all_held(op->d)) != NULL) {
+		op_fail(op, out, msg);
+		return 1;
+	}
+	if ((op->c = ldapdir_pool_try_take(op->d)) == NULL)
+		return 0;
+	op->queued = false;
+	return op_send(op, out) == 0 ? 0 : 1;
+}
+
+/*
+ * Begin a lookup: NULL when OUT was answered at once.  ASYNC: never wait
+ * for a free connection; without one the lookup is queued (op->queued,
+ * deadline one timeout from now) and op_dequeue takes one later.
+ */
 static struct ldapdir_op *
-op_begin(struct ldapdir *d, const char *address, struct dir_answer *out)
+op_begin(struct ldapdir *d, const char *address, struct dir_answer *out,
+    bool async)
 {
 	struct ldapdir_op *op;
 	char *msg;
@@ -180,13 +232,14 @@ op_begin(struct ldapdir *d, const char *address, struct dir_answer *out)
 		op_fail(op, out, msg);
 		return NULL;
 	}
-	if ((op->c = ldapdir_pool_take(d)) == NULL) {
-		char buf[96];
-
-		snprintf(buf, sizeof(buf),
-		    "no free connection within %u ms (pool_size %u)",
-		    d->timeout_ms, d->max_conns);
-		op_fail(op, out, strdup(buf));
+	if (async) {
+		if ((op->c = ldapdir_pool_try_take(d)) == NULL) {
+			op->queued = true;
+			op->hdr.deadline_ms = clock_ms() + d->timeout_ms;
+			return op;
+		}
+	} else if ((op->c = ldapdir_pool_take(d)) == NULL) {
+		op_fail(op, out, no_conn_message(d));
 		return NULL;
 	}
 	if (op_send(op, out) != 0)
@@ -201,7 +254,7 @@ ldapdir_lookup(struct directory *dd, const char *address,
 	struct ldapdir *d = (struct ldapdir *)dd;
 	struct ldapdir_op *op;
 
-	if ((op = op_begin(d, address, out)) == NULL)
+	if ((op = op_begin(d, address, out, false)) == NULL)
 		return;
 	for (;;) {
 		uint64_t now = clock_ms(), left;
@@ -223,7 +276,8 @@ struct dir_op *
 ldapdir_start(struct directory *dd, const char *address,
     struct dir_answer *out)
 {
-	struct ldapdir_op *op = op_begin((struct ldapdir *)dd, address, out);
+	struct ldapdir_op *op = op_begin((struct ldapdir *)dd, address, out,
+	    true);
 
 	return op != NULL ? &op->hdr : NULL;
 }
@@ -231,15 +285,22 @@ ldapdir_start(struct directory *dd, const char *address,
 int
 ldapdir_op_fd(struct dir_op *o)
 {
-	return ldapconn_fd(((struct ldapdir_op *)o)->c);
+	struct ldapdir_op *op = (struct ldapdir_op *)o;
+
+	if (op->queued)
+		return op->d->avail_fd;
+	return ldapconn_fd(op->c);
 }
 
 int
 ldapdir_op_poll(struct dir_op *o, struct dir_answer *out)
 {
 	static const struct timeval zero = { 0, 0 };
+	struct ldapdir_op *op = (struct ldapdir_op *)o;
 
-	return op_collect((struct ldapdir_op *)o, &zero, out);
+	if (op->queued)
+		return op_dequeue(op, out);
+	return op_collect(op, &zero, out);
 }
 
 void

@@ -42,6 +42,44 @@ ldapdir_conns_free(struct ldapconn *list)
 }
 
 /*
+ * Make d->avail_fd readable exactly while a connection can be taken (one
+ * is idle, or the pool is under its size); under d->mu, after every
+ * change to the idle list or the count.  Level, not edge: every waiting
+ * lookup sees it, the first to take the connection wins, the others poll
+ * on.
+ */
+void
+ldapdir_pool_signal(struct ldapdir *d)
+{
+	bool avail = d->idle != NULL || d->n_conns < d->max_conns;
+	uint64_t v = 1;
+
+	if (d->avail_fd < 0 || avail == d->avail_set)
+		return;
+	if (avail ? write(d->avail_fd, &v, sizeof(v)) == (ssize_t)sizeof(v)
+	    : read(d->avail_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		d->avail_set = avail;
+}
+
+/* An idle connection, else a new one under the pool size; under d->mu. */
+static struct ldapconn *
+take_locked(struct ldapdir *d)
+{
+	struct ldapconn *c = NULL;
+
+	if (d->idle != NULL) {
+		c = d->idle;
+		d->idle = c->next;
+		c->next = NULL;
+	} else if (d->n_conns < d->max_conns &&
+	    (c = calloc(1, sizeof(*c))) != NULL) {
+		d->n_conns++;
+	}
+	ldapdir_pool_signal(d);
+	return c;
+}
+
+/*
  * Take a connection: an idle one, else a new (unconnected) one while the
  * pool is under its size, else wait up to the timeout for one.  NULL when
  * none came back in time or out of memory.
@@ -59,14 +97,19 @@ ldapdir_pool_take(struct ldapdir *d)
 		if (rc == ETIMEDOUT || (rc != 0 && rc != EINTR))
 			break;
 	}
-	if (d->idle != NULL) {
-		c = d->idle;
-		d->idle = c->next;
-		c->next = NULL;
-	} else if (d->n_conns < d->max_conns &&
-	    (c = calloc(1, sizeof(*c))) != NULL) {
-		d->n_conns++;
-	}
+	c = take_locked(d);
+	pthread_mutex_unlock(&d->mu);
+	return c;
+}
+
+/* As ldapdir_pool_take, but never waits: NULL when none is free now. */
+struct ldapconn *
+ldapdir_pool_try_take(struct ldapdir *d)
+{
+	struct ldapconn *c;
+
+	pthread_mutex_lock(&d->mu);
+	c = take_locked(d);
 	pthread_mutex_unlock(&d->mu);
 	return c;
 }
@@ -84,6 +127,7 @@ ldapdir_pool_put(struct ldapdir *d, struct ldapconn *c)
 		d->n_conns--;
 	}
 	pthread_cond_signal(&d->cv);
+	ldapdir_pool_signal(d);
 	pthread_mutex_unlock(&d->mu);
 	if (c != NULL) {
 		ldapconn_close(c);
