@@ -87,6 +87,17 @@ int ldapconn_search_send(struct ldapconn *c, const struct ldapdir_params *p,
 int ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
     int msgid, const struct timeval *tv, struct dir_answer *out, char **err);
 
+/*
+ * Whether the server behind connected C answers LDAP: read its root DSE
+ * (base "", scope base, (objectClass=*), no attributes) within the
+ * timeout.  A frozen server still completes the TCP handshake, so an
+ * anonymous connection proves nothing until an operation is answered.
+ * Returns the LDAP code; any answer, even a refusal, is not
+ * ldapconn_try_next().  *ERR is set (new) when it is.
+ */
+int ldapconn_probe(struct ldapconn *c, const struct ldapdir_params *p,
+    char **err);
+
 /* The connection's socket (LDAP_OPT_DESC), for poll(); -1 if none. */
 int ldapconn_fd(struct ldapconn *c);
 

@@ -545,6 +545,26 @@ ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
 }
 
 int
+ldapconn_probe(struct ldapconn *c, const struct ldapdir_params *p, char **err)
+{
+	char none[] = "1.1";
+	char *attrs[2] = { none, NULL };
+	char filter[] = "(objectClass=*)";
+	LDAPMessage *res = NULL;
+	struct timeval tv = p->tv;
+	int rc;
+
+	*err = NULL;
+	rc = ldap_search_ext_s(c->ld, "", LDAP_SCOPE_BASE, filter, attrs, 0,
+	    NULL, NULL, &tv, 1, &res);
+	if (res != NULL)
+		ldap_msgfree(res);
+	if (ldapconn_try_next(rc) && (*err = handle_error(c->ld, rc)) == NULL)
+		*err = strdup("out of memory");
+	return rc;
+}
+
+int
 ldapconn_fd(struct ldapconn *c)
 {
 	int fd = -1;

@@ -20,8 +20,10 @@
  * the daemon forks after loading the configuration; stopped and joined by
  * close; all signals blocked) re-opens a connection to each held server
  * LDAPDIR_PROBE_MS (1 s) after its last failure, with the normal timeout.
- * Success (or an answer that is not a reachability failure, such as a
- * refused bind) ends the hold, and the fresh connection joins the pool if
+ * A probe needs an LDAP answer, not just a TCP connection (a frozen server
+ * still accepts those): the bind, or for an anonymous directory a read of
+ * the root DSE.  Success (or an answer that is not a reachability failure,
+ * such as a refused bind) ends the hold, and the fresh connection joins the pool if
  * it has room.  A restarted server is used again within about 1-2 s.  Were
  * the thread impossible to start, a hold lapses after LDAPDIR_PROBE_MS and
  * the next lookup tries the server itself.
@@ -165,6 +167,13 @@ ldapdir_server_hold(struct ldapdir *d, size_t i, const char *err)
 		    d->p.cfg->name, d->p.cfg->uri.v[i], err ? err : "error");
 }
 
+/* Whether connections bind (the bind then is the probe's LDAP answer). */
+static bool
+has_bind(const struct ldapdir *d)
+{
+	return d->p.cfg->bind_dn != NULL && *d->p.cfg->bind_dn != '\0';
+}
+
 /*
  * The probe thread: re-open a connection to each held server about every
  * LDAPDIR_PROBE_MS, until close() sets d->stopping.
@@ -212,6 +221,8 @@ prober_main(void *arg)
 			err = strdup("out of memory");
 		} else {
 			rc = ldapconn_open_one(c, &d->p, pick, &err);
+			if (rc == LDAP_SUCCESS && !has_bind(d))
+				rc = ldapconn_probe(c, &d->p, &err);
 		}
 
 		pthread_mutex_lock(&d->mu);
