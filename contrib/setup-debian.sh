@@ -21,7 +21,7 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	build-essential cmake pkg-config clang libclang-rt-14-dev \
-	libmilter-dev libldap-dev libiniparser-dev libcmocka-dev \
+	libmilter-dev libldap-dev libiniparser-dev libcmocka-dev liblmdb-dev \
 	slapd ldap-utils postfix postfix-ldap swaks m4 gnutls-bin \
 	samba samba-ad-dc samba-ad-provision ldb-tools \
 	iproute2 util-linux procps ca-certificates openssl python3
