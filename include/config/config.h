@@ -27,6 +27,10 @@ enum cfg_log_level {
 	CFG_LOG_ERROR = LOG_ERR, CFG_LOG_WARNING = LOG_WARNING,
 	CFG_LOG_INFO = LOG_INFO, CFG_LOG_DEBUG = LOG_DEBUG
 };
+/* How a directory is mirrored (nsmilter.ini(5), "Directory mirror"). */
+enum cfg_sync {
+	CFG_SYNC_NONE, CFG_SYNC_SYNCREPL, CFG_SYNC_DIRSYNC, CFG_SYNC_POLL
+};
 
 /* A comma- or space-separated list value. */
 struct strlist {
@@ -50,6 +54,7 @@ struct milter_config {
 	enum cfg_mode mode;        /* never CFG_MODE_INHERIT here */
 	unsigned max_unknown;      /* 0 = off */
 	char *socketmap;           /* NULL or unix:/path, inet:port@host */
+	char *state_dir;           /* mirrors: state_dir/NAME/ */
 };
 
 /* [directory NAME] */
@@ -72,6 +77,12 @@ struct directory_config {
 	char *route;               /* NULL: local directory */
 	char *transport;           /* socketmap answer; NULL: none */
 	struct strlist hosts;      /* loop guard: addresses of that system */
+	enum cfg_sync sync;        /* CFG_SYNC_NONE: live lookups only */
+	struct strlist address_attributes; /* values that are addresses */
+	char *sync_filter;         /* entries under base/scope that count */
+	unsigned sync_interval_ms; /* dirsync, poll */
+	unsigned max_staleness_ms; /* out of contact longer: an error */
+	bool confirm_unknown;      /* a would-be 550 is confirmed live */
 };
 
 /* [domain NAME] */

@@ -110,6 +110,8 @@ bool config_syntax_ldap_uri(const char *value, char **why);
 bool config_syntax_ip(const char *value, char **why);
 bool config_syntax_domain(const char *value, char **why);
 bool config_syntax_filter(const char *value, char **why);
+/* An LDAP filter without expansions (sync_filter). */
+bool config_syntax_ldap_filter(const char *value, char **why);
 bool config_syntax_delimiter(const char *value, char **why);
 bool config_syntax_text(const char *value, char **why);
 bool config_syntax_abs_path(const char *value, char **why);

@@ -113,6 +113,9 @@ check_directory(struct config_ctx *ctx, struct directory_config *dir)
 	 */
 	if (dir->base == NULL && (dir->base = strdup("")) == NULL)
 		DIR_ERR(ctx, dir, "base", "out of memory");
+	if (dir->sync != CFG_SYNC_NONE && dir->address_attributes.n == 0)
+		DIR_ERR(ctx, dir, "address_attributes", "missing, required by "
+		    "sync");
 	if (dir->bind_dn != NULL && dir->bind_password_file == NULL)
 		DIR_ERR(ctx, dir, "bind_password_file", "missing, required by "
 		    "bind_dn");

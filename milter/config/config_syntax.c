@@ -143,6 +143,28 @@ config_syntax_filter(const char *value, char **why)
 }
 
 bool
+config_syntax_ldap_filter(const char *value, char **why)
+{
+	int depth = 0;
+	const char *p;
+
+	for (p = value; *p != '\0'; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth < 0)
+			break;
+		else if (*p == '\\' && p[1] != '\0')
+			p++;
+	}
+	if (value[0] != '(' || depth != 0 || *p != '\0') {
+		*why = xasprintf("'%s' is not an LDAP filter "
+		    "(unbalanced parentheses)", value);
+		return false;
+	}
+	return true;
+}
+
+bool
 config_syntax_delimiter(const char *value, char **why)
 {
 	for (const char *p = value; *p != '\0'; p++) {

@@ -16,6 +16,7 @@
 #define SEC  1000UL
 #define MIN  (60 * SEC)
 #define HOUR (60 * MIN)
+#define DAY  (24 * HOUR)
 
 /* Enumerations are stored through an int lvalue. */
 _Static_assert(sizeof(enum cfg_mode) == sizeof(int), "enum size");
@@ -24,6 +25,7 @@ _Static_assert(sizeof(enum cfg_unknown) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_on_error) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_scope) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_sync) == sizeof(int), "enum size");
 
 static const struct config_enum facility_names[] = {
 	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
@@ -57,6 +59,11 @@ static const struct config_enum type_names[] = {
 	{ "authoritative", CFG_DOMAIN_AUTHORITATIVE },
 	{ "internal-relay", CFG_DOMAIN_INTERNAL_RELAY },
 	{ "external-relay", CFG_DOMAIN_EXTERNAL_RELAY }, { NULL, 0 }
+};
+static const struct config_enum sync_names[] = {
+	{ "none", CFG_SYNC_NONE }, { "syncrepl", CFG_SYNC_SYNCREPL },
+	{ "dirsync", CFG_SYNC_DIRSYNC }, { "poll", CFG_SYNC_POLL },
+	{ NULL, 0 }
 };
 static const struct config_enum unknown_names[] = {
 	{ "reject", CFG_UNKNOWN_REJECT }, { "route", CFG_UNKNOWN_ROUTE },
@@ -108,6 +115,10 @@ const struct config_option config_table[] = {
 	{ .key = "socketmap", .kind = CONFIG_MILTER, .type = CONFIG_T_STRING,
 	  .def = "", .offset = offsetof(struct milter_config, socketmap),
 	  .check = config_syntax_socket },
+	{ .key = "state_dir", .kind = CONFIG_MILTER, .type = CONFIG_T_STRING,
+	  .def = "/var/lib/nsmilter",
+	  .offset = offsetof(struct milter_config, state_dir),
+	  .check = config_syntax_abs_path },
 
 	/* [directory NAME] */
 	{ .key = "uri", .kind = CONFIG_DIRECTORY, .type = CONFIG_T_LIST,
@@ -157,6 +168,26 @@ const struct config_option config_table[] = {
 	{ .key = "hosts", .kind = CONFIG_DIRECTORY, .type = CONFIG_T_LIST,
 	  .def = "", .offset = offsetof(struct directory_config, hosts),
 	  .check = config_syntax_ip },
+	{ .key = "sync", .kind = CONFIG_DIRECTORY, .type = CONFIG_T_ENUM,
+	  .def = "none", .names = sync_names,
+	  .offset = offsetof(struct directory_config, sync) },
+	{ .key = "address_attributes", .kind = CONFIG_DIRECTORY,
+	  .type = CONFIG_T_LIST, .def = "mail, proxyAddresses",
+	  .offset = offsetof(struct directory_config, address_attributes),
+	  .check = config_syntax_attribute },
+	{ .key = "sync_filter", .kind = CONFIG_DIRECTORY,
+	  .type = CONFIG_T_STRING, .def = "(objectClass=*)",
+	  .offset = offsetof(struct directory_config, sync_filter),
+	  .check = config_syntax_ldap_filter },
+	{ .key = "sync_interval", .kind = CONFIG_DIRECTORY,
+	  .type = CONFIG_T_DURATION, .def = "5m", .min = SEC, .max = 24 * HOUR,
+	  .offset = offsetof(struct directory_config, sync_interval_ms) },
+	{ .key = "max_staleness", .kind = CONFIG_DIRECTORY,
+	  .type = CONFIG_T_DURATION, .def = "1d", .min = SEC, .max = 30 * DAY,
+	  .offset = offsetof(struct directory_config, max_staleness_ms) },
+	{ .key = "confirm_unknown", .kind = CONFIG_DIRECTORY,
+	  .type = CONFIG_T_BOOL, .def = "yes",
+	  .offset = offsetof(struct directory_config, confirm_unknown) },
 
 	/* [domain NAME] */
 	{ .key = "type", .kind = CONFIG_DOMAIN, .type = CONFIG_T_ENUM,

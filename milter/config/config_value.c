@@ -96,7 +96,7 @@ config_value_duration(const char *s, unsigned long min, unsigned long max,
 {
 	static const struct { const char *suffix; unsigned long ms; } units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-		{ "", 1000 },
+		{ "d", 86400000 }, { "", 1000 },
 	};
 	size_t digits = strspn(s, "0123456789");
 	const char *suffix = s + digits;
@@ -109,7 +109,7 @@ config_value_duration(const char *s, unsigned long min, unsigned long max,
 		}
 	}
 	if (mult == 0 || !parse_decimal(s, digits, &n)) {
-		*why = xasprintf("'%s' is not a duration (use s, m or h)",
+		*why = xasprintf("'%s' is not a duration (use s, m, h or d)",
 		    s);
 		return false;
 	}

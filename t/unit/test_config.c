@@ -417,18 +417,19 @@ test_durations(void **state)
 		{ .value = "7", .want = 7000 },
 		{ .value = "0", .want = 0 },
 		{ .value = "abc",
-		  .want_error = "'abc' is not a duration (use s, m or h)" },
+		  .want_error = "'abc' is not a duration (use s, m, h or d)" },
 		{ .value = "1.5s",
-		  .want_error = "'1.5s' is not a duration (use s, m or h)" },
+		  .want_error = "'1.5s' is not a duration (use s, m, h or d)" },
 		{ .value = "-1s",
-		  .want_error = "'-1s' is not a duration (use s, m or h)" },
+		  .want_error = "'-1s' is not a duration (use s, m, h or d)" },
+		{ .value = "1d", .want = 86400000 },
 		{ .value = "5d",
-		  .want_error = "'5d' is not a duration (use s, m or h)" },
+		  .want_error = "'5d' is out of range (0 to 24h)" },
 		{ .value = "25h",
 		  .want_error = "'25h' is out of range (0 to 24h)" },
 		{ .value = "99999999999999999999h",
 		  .want_error = "'99999999999999999999h' is not a duration "
-		  "(use s, m or h)" },
+		  "(use s, m, h or d)" },
 	};
 
 	RUN("cache_ttl", cases, cache_ttl_ms);
@@ -679,7 +680,7 @@ static const struct error_case error_cases[] = {
 		"info, debug",
 		"%F: [milter] cache_size: '0' is out of range (1 to 100000000)",
 		"%F: [directory d] timeout: 'abc' is not a duration "
-		"(use s, m or h)",
+		"(use s, m, h or d)",
 		"%F: [directory d] base: missing (required)",
 		"%F: [domain corp.example] directories: no [directory e] "
 		"section",
