@@ -1,0 +1,564 @@
+/*
+ * mirror_engine.c - the synchronisation thread of each mirrored directory
+ * (see mirror_engine.h).
+ *
+ * The thread connects with the LDAP backend's connection code (the uri
+ * list in order, StartTLS or ldaps, bind, each step bounded by the
+ * directory's timeout), runs one session of the directory's sync mode on
+ * that connection, and when the session ends (the server went away, the
+ * network failed) connects again: at once after a session that worked,
+ * else after a pause that doubles from 1 s up to 30 s (bounded by
+ * sync_interval), so a directory that is down costs a connection attempt
+ * now and then, never a milter thread.  TCP keepalive on the connection
+ * notices a link that died without closing.
+ *
+ * Stopping (the last snapshot closed, or the parameters changed on
+ * reload): a flag, and shutdown() of the session's socket so that a
+ * blocking libldap call returns at once.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../ldapdir_conn.h"
+#include "directory/mirror/mirror_engine.h"
+#include "log.h"
+
+#define BACKOFF_MIN_MS 1000u
+#define BACKOFF_MAX_MS 30000u
+#define CONTACT_MAX_MS 5000u
+
+struct mirror_engine {
+	struct mirror_engine *next;      /* the registry */
+	char *path;                      /* state_dir/NAME */
+	unsigned refs;                   /* under reg_mu */
+	struct directory_config *cfg;    /* private copy, replaced on reload */
+	struct directory_config *next_cfg;
+	struct mirror_store *_Atomic store;
+	pthread_t thread;
+	bool started;
+	atomic_bool stop;                /* end the current session */
+	bool stopping;                   /* end the thread (under mu) */
+	pthread_mutex_t mu;              /* fd, next_cfg, stopping */
+	pthread_cond_t cv;
+	int fd;                          /* the session's socket, or -1 */
+};
+
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct mirror_engine *engines;
+static bool enabled, started;
+
+void
+mirror_engines_enable(void)
+{
+	enabled = true;
+}
+
+bool
+mirror_engines_enabled(void)
+{
+	return enabled;
+}
+
+char *
+mirror_state_path(const char *state_dir, const char *name)
+{
+	char *s;
+
+	if (asprintf(&s, "%s/%s", state_dir, name) < 0)
+		return NULL;
+	return s;
+}
+
+char *
+mirror_params_string(const struct directory_config *cfg)
+{
+	static const char *const modes[] = { "none", "syncrepl", "dirsync",
+	    "poll" };
+	size_t len = 0;
+	char *attrs, *s, *p;
+
+	for (size_t i = 0; i < cfg->address_attributes.n; i++)
+		len += strlen(cfg->address_attributes.v[i]) + 1;
+	if ((attrs = calloc(1, len + 1)) == NULL)
+		return NULL;
+	for (size_t i = 0, off = 0; i < cfg->address_attributes.n; i++) {
+		off += (size_t)sprintf(attrs + off, "%s%s", i ? "," : "",
+		    cfg->address_attributes.v[i]);
+	}
+	for (p = attrs; *p != '\0'; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	if (asprintf(&s, "v1 sync=%s base=%s scope=%d filter=%s attrs=%s "
+	    "target=%s", modes[cfg->sync], cfg->base ? cfg->base : "",
+	    (int)cfg->scope, cfg->sync_filter ? cfg->sync_filter : "", attrs,
+	    cfg->target_attribute ? cfg->target_attribute : "") < 0)
+		s = NULL;
+	free(attrs);
+	return s;
+}
+
+/* ---- a private copy of the directory's configuration ------------------- */
+
+static void
+strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int
+strlist_copy(struct strlist *dst, const struct strlist *src)
+{
+	dst->n = 0;
+	if ((dst->v = calloc(src->n + 1, sizeof(*dst->v))) == NULL)
+		return -1;
+	for (size_t i = 0; i < src->n; i++) {
+		if ((dst->v[i] = strdup(src->v[i])) == NULL)
+			return -1;
+		dst->n++;
+	}
+	return 0;
+}
+
+static void
+cfg_free(struct directory_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->name);
+	strlist_free(&c->uri);
+	free(c->bind_dn);
+	if (c->bind_password != NULL) {
+		explicit_bzero(c->bind_password, strlen(c->bind_password));
+		free(c->bind_password);
+	}
+	free(c->base);
+	free(c->filter);
+	free(c->target_attribute);
+	free(c->tls_ca_file);
+	strlist_free(&c->address_attributes);
+	free(c->sync_filter);
+	free(c);
+}
+
+/* Copy of what a session reads; NULL when out of memory. */
+static struct directory_config *
+cfg_copy(const struct directory_config *src)
+{
+	struct directory_config *c = calloc(1, sizeof(*c));
+
+#define DUP(f) do { if (src->f != NULL && (c->f = strdup(src->f)) == NULL) \
+		goto fail; } while (0)
+	if (c == NULL)
+		return NULL;
+	DUP(name);
+	DUP(bind_dn);
+	DUP(bind_password);
+	DUP(base);
+	DUP(filter);
+	DUP(target_attribute);
+	DUP(tls_ca_file);
+	DUP(sync_filter);
+#undef DUP
+	if (strlist_copy(&c->uri, &src->uri) != 0 ||
+	    strlist_copy(&c->address_attributes, &src->address_attributes)
+	    != 0)
+		goto fail;
+	c->index = src->index;
+	c->scope = src->scope;
+	c->timeout_ms = src->timeout_ms;
+	c->starttls = src->starttls;
+	c->tls_verify = src->tls_verify;
+	c->pool_size = 1;
+	c->sync = src->sync;
+	c->sync_interval_ms = src->sync_interval_ms;
+	c->max_staleness_ms = src->max_staleness_ms;
+	c->confirm_unknown = src->confirm_unknown;
+	return c;
+fail:
+	cfg_free(c);
+	return NULL;
+}
+
+/* Whether a session must restart for NEW (other server, bind, mode...). */
+static bool
+cfg_differs(const struct directory_config *a, const struct directory_config *b)
+{
+	char *pa = mirror_params_string(a), *pb = mirror_params_string(b);
+	bool differ = pa == NULL || pb == NULL || strcmp(pa, pb) != 0;
+
+#define SDIFF(f) (((a->f) == NULL) != ((b->f) == NULL) || \
+	((a->f) != NULL && strcmp((a->f), (b->f)) != 0))
+	free(pa);
+	free(pb);
+	if (differ || a->uri.n != b->uri.n || SDIFF(bind_dn) ||
+	    SDIFF(bind_password) || SDIFF(tls_ca_file) ||
+	    a->starttls != b->starttls || a->tls_verify != b->tls_verify ||
+	    a->timeout_ms != b->timeout_ms ||
+	    a->sync_interval_ms != b->sync_interval_ms)
+		return true;
+#undef SDIFF
+	for (size_t i = 0; i < a->uri.n; i++)
+		if (strcmp(a->uri.v[i], b->uri.v[i]) != 0)
+			return true;
+	return false;
+}
+
+/* ---- the thread ------------------------------------------------------- */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Wait MS or until stopped; returns true when the thread must end. */
+static bool
+pause_ms(struct mirror_engine *e, unsigned ms)
+{
+	struct timespec ts;
+	uint64_t until = mono_ms() + ms;
+	bool stopping;
+
+	ts.tv_sec = (time_t)(until / 1000u);
+	ts.tv_nsec = (long)(until % 1000u) * 1000000L;
+	pthread_mutex_lock(&e->mu);
+	while (!e->stopping && e->next_cfg == NULL &&
+	    pthread_cond_timedwait(&e->cv, &e->mu, &ts) != ETIMEDOUT)
+		;
+	stopping = e->stopping;
+	pthread_mutex_unlock(&e->mu);
+	return stopping;
+}
+
+/* The attributes a session asks for (NULL-terminated, new array). */
+static char **
+session_attrs(const struct directory_config *cfg)
+{
+	size_t n = cfg->address_attributes.n, i;
+	char **v = calloc(n + 2, sizeof(*v));
+
+	if (v == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		v[i] = cfg->address_attributes.v[i];
+	if (cfg->target_attribute != NULL && *cfg->target_attribute != '\0')
+		v[i++] = cfg->target_attribute;
+	v[i] = NULL;
+	return v;
+}
+
+static void
+keepalive(int fd)
+{
+	int on = 1, idle = 10, intvl = 5, cnt = 3;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+/* Connect to the first server of the uri list that answers. */
+static int
+connect_any(struct mirror_engine *e, struct ldapconn *c,
+    const struct ldapdir_params *p, char **err)
+{
+	int rc = LDAP_SERVER_DOWN;
+
+	*err = NULL;
+	for (size_t i = 0; i < e->cfg->uri.n; i++) {
+		free(*err);
+		*err = NULL;
+		rc = ldapconn_open_one(c, p, i, err);
+		if (rc == LDAP_SUCCESS || !ldapconn_try_next(rc))
+			break;
+	}
+	return rc;
+}
+
+/* One connection and session; returns true when it had worked. */
+static bool
+run_once(struct mirror_engine *e, char **err)
+{
+	struct ldapdir_params p;
+	struct ldapconn c = { 0 };
+	struct mirror_session s = { 0 };
+	char *stored_params = NULL;
+	int rc, fd;
+	bool worked = false;
+
+	memset(&p, 0, sizeof(p));
+	p.cfg = e->cfg;
+	p.tls = e->cfg->starttls;
+	for (size_t i = 0; i < e->cfg->uri.n; i++)
+		if (strncasecmp(e->cfg->uri.v[i], "ldaps://", 8) == 0)
+			p.tls = true;
+	p.tv.tv_sec = (time_t)(e->cfg->timeout_ms / 1000);
+	p.tv.tv_usec = (suseconds_t)(e->cfg->timeout_ms % 1000) * 1000;
+
+	s.cfg = e->cfg;
+	s.store = atomic_load(&e->store);
+	s.stop = &e->stop;
+	s.contact_ms = e->cfg->sync_interval_ms < CONTACT_MAX_MS ?
+	    e->cfg->sync_interval_ms : CONTACT_MAX_MS;
+	if ((s.attrs = session_attrs(e->cfg)) == NULL ||
+	    (s.params = mirror_params_string(e->cfg)) == NULL) {
+		*err = strdup("out of memory");
+		goto done;
+	}
+	if (mirror_store_sync_state(s.store, &s.cookie, &s.cookie_len,
+	    &stored_params, err) != 0)
+		goto done;
+	s.fresh = stored_params == NULL || strcmp(stored_params, s.params)
+	    != 0 || s.cookie == NULL;
+	if ((rc = connect_any(e, &c, &p, err)) != LDAP_SUCCESS)
+		goto done;
+	fd = ldapconn_fd(&c);
+	if (fd >= 0)
+		keepalive(fd);
+	pthread_mutex_lock(&e->mu);
+	e->fd = fd;
+	pthread_mutex_unlock(&e->mu);
+	if (!atomic_load(&e->stop)) {
+		s.ld = c.ld;
+		switch (e->cfg->sync) {
+		case CFG_SYNC_SYNCREPL:
+			rc = mirror_syncrepl_run(&s, err);
+			break;
+		default:
+			rc = LDAP_NOT_SUPPORTED;
+			*err = strdup("this sync mode is not available yet");
+			break;
+		}
+		worked = s.worked;
+		if (rc == LDAP_SYNC_REFRESH_REQUIRED) {
+			/* Start over without the cookie, at once. */
+			struct mirror_wtxn *w;
+			char *e2 = NULL;
+
+			log_info("directory %s: mirror refresh required by the "
+			    "server, reading it in full", e->cfg->name);
+			if (mirror_wtxn_begin(s.store, &w, &e2) == 0) {
+				mirror_wtxn_set_cookie(w, NULL, 0);
+				mirror_wtxn_commit(w, &e2);
+			}
+			free(e2);
+			worked = true;
+		}
+	}
+	pthread_mutex_lock(&e->mu);
+	e->fd = -1;
+	pthread_mutex_unlock(&e->mu);
+	ldapconn_close(&c);
+done:
+	free(stored_params);
+	free(s.cookie);
+	free(s.attrs);
+	free((char *)s.params);
+	return worked;
+}
+
+static void *
+engine_main(void *arg)
+{
+	struct mirror_engine *e = arg;
+	unsigned backoff = BACKOFF_MIN_MS;
+	bool was_down = false;
+
+	for (;;) {
+		char *err = NULL;
+		bool worked;
+
+		pthread_mutex_lock(&e->mu);
+		if (e->stopping) {
+			pthread_mutex_unlock(&e->mu);
+			break;
+		}
+		if (e->next_cfg != NULL) {
+			cfg_free(e->cfg);
+			e->cfg = e->next_cfg;
+			e->next_cfg = NULL;
+		}
+		atomic_store(&e->stop, false);
+		pthread_mutex_unlock(&e->mu);
+
+		worked = run_once(e, &err);
+		if (worked) {
+			backoff = BACKOFF_MIN_MS;
+			if (was_down)
+				log_info("directory %s: mirror in contact "
+				    "again", e->cfg->name);
+			was_down = false;
+		}
+		if (err != NULL) {
+			if (!was_down)
+				log_warning("directory %s: mirror: %s",
+				    e->cfg->name, err);
+			else
+				log_debug("directory %s: mirror: %s",
+				    e->cfg->name, err);
+			was_down = true;
+			free(err);
+		}
+		if (pause_ms(e, worked ? 0 : backoff))
+			break;
+		if (!worked) {
+			backoff *= 2;
+			if (backoff > BACKOFF_MAX_MS)
+				backoff = BACKOFF_MAX_MS;
+			if (backoff > e->cfg->sync_interval_ms &&
+			    e->cfg->sync_interval_ms >= BACKOFF_MIN_MS)
+				backoff = e->cfg->sync_interval_ms;
+		}
+	}
+	return NULL;
+}
+
+/* Open E's store and start its thread (under reg_mu). */
+static void
+engine_start(struct mirror_engine *e)
+{
+	struct mirror_store *s = NULL;
+	sigset_t all, old;
+	char *err = NULL;
+
+	if (e->started)
+		return;
+	if (mirror_store_open(e->path, 0, &s, &err) != 0) {
+		log_err("directory %s: mirror not available: %s",
+		    e->cfg->name, err ? err : "cannot open");
+		free(err);
+		return;
+	}
+	atomic_store(&e->store, s);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&e->thread, NULL, engine_main, e) == 0)
+		e->started = true;
+	else
+		log_err("directory %s: cannot start the mirror thread",
+		    e->cfg->name);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void
+mirror_engines_start(void)
+{
+	pthread_mutex_lock(&reg_mu);
+	started = true;
+	for (struct mirror_engine *e = engines; e != NULL; e = e->next)
+		engine_start(e);
+	pthread_mutex_unlock(&reg_mu);
+}
+
+struct mirror_engine *
+mirror_engine_get(const struct directory_config *cfg, const char *state_dir)
+{
+	struct mirror_engine *e;
+	char *path = mirror_state_path(state_dir, cfg->name);
+
+	if (path == NULL)
+		return NULL;
+	pthread_mutex_lock(&reg_mu);
+	for (e = engines; e != NULL; e = e->next)
+		if (strcmp(e->path, path) == 0)
+			break;
+	if (e != NULL) {
+		free(path);
+		e->refs++;
+		pthread_mutex_lock(&e->mu);
+		if (cfg_differs(e->next_cfg ? e->next_cfg : e->cfg, cfg)) {
+			struct directory_config *c = cfg_copy(cfg);
+
+			if (c != NULL) {
+				cfg_free(e->next_cfg);
+				e->next_cfg = c;
+				atomic_store(&e->stop, true);
+				if (e->fd >= 0)
+					shutdown(e->fd, SHUT_RDWR);
+				pthread_cond_broadcast(&e->cv);
+			}
+		}
+		pthread_mutex_unlock(&e->mu);
+		pthread_mutex_unlock(&reg_mu);
+		return e;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->cfg = cfg_copy(cfg)) == NULL) {
+		free(e);
+		free(path);
+		pthread_mutex_unlock(&reg_mu);
+		return NULL;
+	}
+	e->path = path;
+	e->refs = 1;
+	e->fd = -1;
+	atomic_init(&e->store, NULL);
+	atomic_init(&e->stop, false);
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	e->next = engines;
+	engines = e;
+	if (started)
+		engine_start(e);
+	pthread_mutex_unlock(&reg_mu);
+	return e;
+}
+
+struct mirror_store *
+mirror_engine_store(struct mirror_engine *e)
+{
+	return atomic_load(&e->store);
+}
+
+void
+mirror_engine_put(struct mirror_engine *e)
+{
+	struct mirror_engine **pp;
+
+	if (e == NULL)
+		return;
+	pthread_mutex_lock(&reg_mu);
+	if (--e->refs > 0) {
+		pthread_mutex_unlock(&reg_mu);
+		return;
+	}
+	for (pp = &engines; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	pthread_mutex_unlock(&reg_mu);
+	pthread_mutex_lock(&e->mu);
+	e->stopping = true;
+	atomic_store(&e->stop, true);
+	if (e->fd >= 0)
+		shutdown(e->fd, SHUT_RDWR);
+	pthread_cond_broadcast(&e->cv);
+	pthread_mutex_unlock(&e->mu);
+	if (e->started)
+		pthread_join(e->thread, NULL);
+	mirror_store_close(atomic_load(&e->store));
+	cfg_free(e->cfg);
+	cfg_free(e->next_cfg);
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->cv);
+	free(e->path);
+	free(e);
+}
