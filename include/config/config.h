@@ -83,6 +83,7 @@ struct directory_config {
 	unsigned sync_interval_ms; /* dirsync, poll */
 	unsigned max_staleness_ms; /* out of contact longer: an error */
 	bool confirm_unknown;      /* a would-be 550 is confirmed live */
+	const char *state_dir;     /* [milter] state_dir (the same config's) */
 };
 
 /* [domain NAME] */

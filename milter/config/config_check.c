@@ -219,8 +219,10 @@ config_check(struct config_ctx *ctx)
 	struct config *cfg = ctx->cfg;
 	struct milter_config *m = &cfg->milter;
 
-	for (size_t i = 0; i < cfg->n_directories; i++)
+	for (size_t i = 0; i < cfg->n_directories; i++) {
 		check_directory(ctx, &cfg->directories[i]);
+		cfg->directories[i].state_dir = m->state_dir;
+	}
 	for (size_t i = 0; i < cfg->n_domains; i++)
 		check_domain(ctx, &cfg->domains[i], &ctx->pending[i].directories);
 

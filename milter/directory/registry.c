@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "directory/directory.h"
 #include "directory/ldap/ldap_backend.h"
+#include "directory/mirror/mirror_backend.h"
 
 #define REGISTRY_MAX 8
 
@@ -22,6 +23,7 @@ static void
 register_builtins(void)
 {
 	registry[n_registry++] = &ldapdir_ops;
+	registry[n_registry++] = &mirror_ops;
 }
 
 int
@@ -49,6 +51,6 @@ directory_backend_lookup(const char *kind)
 const char *
 directory_backend_for(const struct directory_config *cfg)
 {
-	(void)cfg;
-	return "ldap";
+	/* A mirrored directory is answered from its copy. */
+	return cfg->sync != CFG_SYNC_NONE ? "mirror" : "ldap";
 }

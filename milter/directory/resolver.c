@@ -25,6 +25,7 @@
 
 #include "base/clock.h"
 #include "directory/cache.h"
+#include "directory/mirror/mirror_backend.h"
 #include "directory/resolver.h"
 
 struct resolver *
@@ -41,7 +42,8 @@ resolver_open(const struct config *cfg, const struct directory_ops *ops)
 		goto fail;
 	for (size_t i = 0; i < cfg->n_directories; i++) {
 		const struct directory_config *dc = &cfg->directories[i];
-		const struct directory_ops *o = ops != NULL ? ops :
+		const struct directory_ops *o = ops != NULL &&
+		    dc->sync == CFG_SYNC_NONE ? ops :
 		    directory_backend_lookup(directory_backend_for(dc));
 
 		if ((r->dirs[i] = directory_open(o, dc)) == NULL)
@@ -160,6 +162,28 @@ ask_parallel(struct resolver *r, const struct domain_config *dom,
 	return 0;
 }
 
+/*
+ * confirm_unknown: when no directory of DOM knows ADDRESS (every answer
+ * "not found"), the mirrored directories whose mirror said so look it up
+ * live, in order of precedence, until one finds it: a mailbox created
+ * since the last change reached the mirror is not refused.  A live lookup
+ * that fails leaves the mirror's "not found".
+ */
+static void
+confirm_unknown(struct resolver *r, const struct domain_config *dom,
+    const char *address, struct dir_answer *answers)
+{
+	size_t i;
+
+	for (i = 0; i < dom->n_dirs; i++)
+		if (answers[i].status != DIR_NOTFOUND)
+			return;
+	for (i = 0; i < dom->n_dirs; i++)
+		if (mirror_confirm(r->dirs[dom->dirs[i]->index], address,
+		    &answers[i]))
+			return;
+}
+
 void
 resolver_lookup(void *ctx, const struct domain_config *dom,
     const char *address, struct dir_answer *answers)
@@ -172,6 +196,11 @@ resolver_lookup(void *ctx, const struct domain_config *dom,
 		size_t idx = dom->dirs[i]->index;
 
 		memset(&answers[i], 0, sizeof(answers[i]));
+		/* A mirror answers faster than the cache, and is current. */
+		if (mirror_is_mirror(r->dirs[idx])) {
+			n_missing++;
+			continue;
+		}
 		if (r->cache != NULL &&
 		    cache_get(r->cache, idx, address, &answers[i])) {
 			answers[i].cached = 1;
@@ -189,9 +218,11 @@ resolver_lookup(void *ctx, const struct domain_config *dom,
 				    address, &answers[i]);
 	if (r->cache != NULL)
 		for (i = 0; i < dom->n_dirs; i++)
-			if (!answers[i].cached)
+			if (!answers[i].cached &&
+			    !mirror_is_mirror(r->dirs[dom->dirs[i]->index]))
 				cache_put(r->cache, dom->dirs[i]->index,
 				    address, &answers[i]);
+	confirm_unknown(r, dom, address, answers);
 }
 
 const char *

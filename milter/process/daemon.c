@@ -26,6 +26,7 @@
 #include <libmilter/mfapi.h>
 
 #include "base/sockspec.h"
+#include "directory/mirror/mirror_engine.h"
 #include "process/daemon.h"
 #include "base/log.h"
 #include "frontend/milter.h"
@@ -208,6 +209,8 @@ daemon_run(const struct daemon_options *opt)
 	log_open(LOG_MAIL, opt->foreground);
 	if (!opt->foreground && (ready_fd = background_start()) < 0)
 		return EX_OSERR;
+	/* This process keeps the mirrors current (started below). */
+	mirror_engines_enable();
 	rt = runtime_load(opt->config_path, NULL, &errs);
 	if (rt == NULL) {
 		log_config_errors(&errs);
@@ -249,6 +252,9 @@ daemon_run(const struct daemon_options *opt)
 		runtime_shutdown();
 		return EX_OSERR;
 	}
+
+	/* The mirrors' files belong to the user nsmilter runs as. */
+	mirror_engines_start();
 
 	/* cfg belongs to the first snapshot, which a reload may free. */
 	if (cfg->milter.pidfile != NULL)

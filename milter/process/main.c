@@ -4,6 +4,7 @@
  *   nsmilter [-c FILE] [-f] [-p SOCKET] [-u USER]   run the milter
  *   nsmilter [-c FILE] -n                            check the configuration
  *   nsmilter [-c FILE] -q ADDRESS...                 decide and print
+ *   nsmilter [-c FILE] -m                            mirror status
  *   nsmilter -V                                      version
  */
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 #include "config/config.h"
 #include "process/daemon.h"
 #include "directory/directory.h"
+#include "frontend/mirror_status.h"
 #include "frontend/query.h"
 #include "process/runtime.h"
 
@@ -27,6 +29,7 @@ usage(void)
 	    "usage: nsmilter [-c FILE] [-f] [-p SOCKET] [-u USER]\n"
 	    "       nsmilter [-c FILE] -n\n"
 	    "       nsmilter [-c FILE] -q ADDRESS... (- reads standard input)\n"
+	    "       nsmilter [-c FILE] -m\n"
 	    "       nsmilter -V\n");
 }
 
@@ -44,10 +47,10 @@ main(int argc, char **argv)
 {
 	struct daemon_options opt = { .config_path = DEFAULT_CONFIG };
 	struct config_errors errs = { 0 };
-	bool check = false, query = false;
+	bool check = false, query = false, mirrors = false;
 	int ch, status;
 
-	while ((ch = getopt(argc, argv, "c:fp:u:nqVh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fp:u:nqmVh")) != -1) {
 		switch (ch) {
 		case 'c': opt.config_path = optarg; break;
 		case 'f': opt.foreground = true; break;
@@ -55,6 +58,7 @@ main(int argc, char **argv)
 		case 'u': opt.user = optarg; break;
 		case 'n': check = true; break;
 		case 'q': query = true; break;
+		case 'm': mirrors = true; break;
 		case 'V':
 			printf("nsmilter %s\n", NSMILTER_VERSION);
 			return 0;
@@ -66,13 +70,13 @@ main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if ((check && query) || (query && optind >= argc) ||
+	if ((check + query + mirrors) > 1 || (query && optind >= argc) ||
 	    (!query && optind < argc)) {
 		usage();
 		return EX_USAGE;
 	}
 
-	if (check) {
+	if (check || mirrors) {
 		struct config *cfg = config_load(opt.config_path, &errs);
 
 		/* warnings too: the configuration is still good (exit 0) */
@@ -80,8 +84,9 @@ main(int argc, char **argv)
 		config_errors_free(&errs);
 		if (cfg == NULL)
 			return EX_CONFIG;
+		status = mirrors ? mirror_status_run(cfg, stdout) : 0;
 		config_free(cfg);
-		return 0;
+		return status;
 	}
 	if (query) {
 		struct runtime *rt = runtime_load(opt.config_path, NULL,

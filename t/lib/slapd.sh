@@ -12,10 +12,14 @@
 #         tls          TLS certificate (StartTLS on the ldap:// port)
 #         ldaps=PORT   also listen on ldaps://127.0.0.1:PORT/ (implies tls)
 #         bindonly     anonymous clients may bind but not read
+#         syncprov     the syncprov overlay (RFC 4533 provider, what
+#                      sync = syncrepl reads), no size limit, and a
+#                      1 GB database for large fixtures
 #   slapd_stop NAME / slapd_restart NAME
 #   slapd_freeze NAME / slapd_thaw NAME   SIGSTOP / SIGCONT: the kernel still
 #       accepts TCP connections, nothing answers them
 #   slapd_uri NAME, slapd_ldaps_uri NAME, slapd_log NAME
+#   slapd_modify NAME       ldapmodify as the instance's rootdn, LDIF on stdin
 #   slapd_make_ca DIR   test PKI: DIR/ca.pem, DIR/server.{pem,key} (for
 #       127.0.0.1 and localhost) and DIR/other-ca.pem, an unrelated CA
 #       (the wrong-CA case).  Generated at test time with openssl; TLS
@@ -101,12 +105,21 @@ slapd_start() {
 	local name=$1 port=$2 schemas=$3 ldif=$4
 	shift 4
 	local dir=$T_DIR/slapd-$name opt tls=no ldaps_port= anon=read
-	local includes= s f suffix tlsconf= urls
+	local includes= s f suffix tlsconf= urls modules= dbextra=
+	local maxsize=16777216
 	for opt in "$@"; do
 		case $opt in
 		tls) tls=yes ;;
 		ldaps=*) tls=yes; ldaps_port=${opt#ldaps=} ;;
 		bindonly) anon=auth ;;
+		syncprov)
+			modules="moduleload	syncprov"
+			maxsize=1073741824
+			dbextra="index		entryCSN,entryUUID eq
+limits		* size=unlimited time=unlimited
+overlay		syncprov
+syncprov-checkpoint	100 10
+syncprov-sessionlog	10000" ;;
 		*) echo "slapd_start: unknown option $opt" >&2; return 1 ;;
 		esac
 	done
@@ -126,6 +139,7 @@ TLSCertificateFile	$SLAPD_PKI/server.pem
 TLSCertificateKeyFile	$SLAPD_PKI/server.key"
 	fi
 	INCLUDES=$includes TLS=$tlsconf DIR=$dir SUFFIX=$suffix ANON=$anon \
+	    MODULES=$modules DBEXTRA=$dbextra MAXSIZE=$maxsize \
 	    awk '{
 		while (match($0, /@[A-Z]+@/)) {
 			k = substr($0, RSTART + 1, RLENGTH - 2)
@@ -144,6 +158,7 @@ TLSCertificateKeyFile	$SLAPD_PKI/server.key"
 	[ -n "$ldaps_port" ] && urls+=" ldaps://127.0.0.1:$ldaps_port/"
 	echo "$urls" >"$dir/urls"
 	echo "$port" >"$dir/port"
+	echo "$suffix" >"$dir/suffix"
 	echo "$ldaps_port" >"$dir/ldaps_port"
 	at_exit slapd_stop "$name"
 	_slapd_run "$name" || return 1
@@ -179,3 +194,8 @@ slapd_ldaps_uri() {
 	echo "ldaps://127.0.0.1:$(cat "$T_DIR/slapd-$1/ldaps_port")/"
 }
 slapd_log() { echo "$T_DIR/slapd-$1/slapd.log"; }
+slapd_modify() {
+	ldapmodify -x -H "$(slapd_uri "$1")" \
+	    -D "cn=admin,$(cat "$T_DIR/slapd-$1/suffix")" -w admin-secret \
+	    >>"$T_DIR/slapd-$1/modify.log" 2>&1
+}

@@ -21,7 +21,7 @@
 
 #include <ldap.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "directory/mirror/mirror_store.h"
 
 struct mirror_engine;

@@ -29,9 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../ldapdir_conn.h"
+#include "directory/ldap/ldap_conn.h"
 #include "directory/mirror/mirror_engine.h"
-#include "log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 30000u
@@ -218,25 +219,13 @@ cfg_differs(const struct directory_config *a, const struct directory_config *b)
 
 /* ---- the thread ------------------------------------------------------- */
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Wait MS or until stopped; returns true when the thread must end. */
 static bool
 pause_ms(struct mirror_engine *e, unsigned ms)
 {
-	struct timespec ts;
-	uint64_t until = mono_ms() + ms;
+	struct timespec ts = clock_timespec(clock_ms() + ms);
 	bool stopping;
 
-	ts.tv_sec = (time_t)(until / 1000u);
-	ts.tv_nsec = (long)(until % 1000u) * 1000000L;
 	pthread_mutex_lock(&e->mu);
 	while (!e->stopping && e->next_cfg == NULL &&
 	    pthread_cond_timedwait(&e->cv, &e->mu, &ts) != ETIMEDOUT)
@@ -512,7 +501,15 @@ mirror_engine_get(const struct directory_config *cfg, const char *state_dir)
 	atomic_init(&e->store, NULL);
 	atomic_init(&e->stop, false);
 	pthread_mutex_init(&e->mu, NULL);
-	pthread_cond_init(&e->cv, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* pause_ms waits on CLOCK_MONOTONIC deadlines. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&e->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	e->next = engines;
 	engines = e;
 	if (started)

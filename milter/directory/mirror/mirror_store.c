@@ -83,6 +83,14 @@ mirror_store_open(const char *dir, int flags, struct mirror_store **out,
 		}
 		envflags |= MDB_RDONLY;
 	} else {
+		char parent[4096], *slash;
+
+		/* state_dir itself, when it does not exist yet. */
+		snprintf(parent, sizeof(parent), "%s", dir);
+		if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
+			*slash = '\0';
+			(void)mkdir(parent, 0750);
+		}
 		if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 			if (asprintf(err, "%s: %s", dir, strerror(errno)) < 0)
 				*err = NULL;

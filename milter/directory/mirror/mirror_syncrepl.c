@@ -32,7 +32,8 @@
 
 #include "directory/mirror/mirror_engine.h"
 #include "directory/mirror/mirror_entry.h"
-#include "log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 /* How long one ldap_sync_poll() waits for a change, in seconds. */
 #define POLL_SECONDS 1
@@ -51,15 +52,6 @@ struct sr {
 	unsigned long changes;      /* in the current batch */
 	uint64_t contact;           /* unix time of the last contact */
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void
 set_error(struct sr *r, const char *msg)
@@ -352,7 +344,7 @@ mirror_syncrepl_run(struct mirror_session *s, char **err)
 {
 	struct sr r = { .s = s, .refreshing = true };
 	ldap_sync_t ls;
-	uint64_t t0 = mono_ms(), last = 0;
+	uint64_t t0 = clock_ms(), last = 0;
 	int rc;
 
 	*err = NULL;
@@ -390,9 +382,9 @@ mirror_syncrepl_run(struct mirror_session *s, char **err)
 			    r.cleared ? "loaded" : "resumed",
 			    (unsigned long long)m.entries,
 			    (unsigned long long)m.addresses,
-			    (unsigned long long)(mono_ms() - t0));
+			    (unsigned long long)(clock_ms() - t0));
 		free(e2);
-		last = mono_ms();
+		last = clock_ms();
 		/* The persist phase. */
 		while (!atomic_load(s->stop)) {
 			rc = ldap_sync_poll(&ls);
@@ -401,14 +393,14 @@ mirror_syncrepl_run(struct mirror_session *s, char **err)
 			if (r.w != NULL) {
 				if (commit(&r, &ls, false) != 0)
 					break;
-				last = mono_ms();
-			} else if (mono_ms() - last >= s->contact_ms) {
+				last = clock_ms();
+			} else if (clock_ms() - last >= s->contact_ms) {
 				char *e3 = NULL;
 
 				if (mirror_session_contact(s, true, &e3) == 0)
 					r.contact = (uint64_t)time(NULL);
 				free(e3);
-				last = mono_ms();
+				last = clock_ms();
 			}
 		}
 		if (r.ended && r.result != LDAP_SUCCESS)
