@@ -62,6 +62,8 @@ struct decision {
 	char *conflict;           /* other directories that also found it */
 	unsigned entries;         /* entries of the winning directory (>1:
 				     duplicate=, or ambiguous=) */
+	const char *source;       /* static: "mirror" when the answers that
+				     decided came from directory mirrors */
 	unsigned hops;            /* target addresses followed inside the
 				     shared domains (0: none) */
 	char *error;              /* directory failure text(s) */

@@ -232,6 +232,7 @@ decide_one(const struct config *cfg, const struct decide_input *in,
 	struct dir_answer *answers = NULL;
 	struct address a;
 	char *keys[2] = { NULL, NULL };
+	bool mirrored = true;
 	int st;
 
 	memset(out, 0, sizeof(*out));
@@ -281,11 +282,17 @@ decide_one(const struct config *cfg, const struct decide_input *in,
 		size_t winner = 0;
 
 		lookup(lookup_ctx, dom, keys[k], answers);
+		/* Every directory answered from its mirror: say so. */
+		for (size_t i = 0; i < dom->n_dirs; i++)
+			if (answers[i].source == NULL)
+				mirrored = false;
 		res = scan_answers(dom, answers, out, &winner);
-		if (res == SCAN_FOUND)
+		out->source = mirrored ? answers[0].source : NULL;
+		if (res == SCAN_FOUND) {
+			out->source = answers[winner].source;
 			found(dom, &a, in, &answers[winner], dom->dirs[winner],
 			    out);
-		else if (res == SCAN_ERROR)
+		} else if (res == SCAN_ERROR)
 			on_error(cfg, dom, out);
 		for (size_t i = 0; i < dom->n_dirs; i++)
 			dir_answer_clear(&answers[i]);

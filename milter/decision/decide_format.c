@@ -81,6 +81,8 @@ put_fields(FILE *f, const struct decision *d, bool brackets)
 		fputs(" conflict=", f);
 		put_value(f, d->conflict);
 	}
+	if (d->source != NULL)
+		fprintf(f, " source=%s", d->source);
 	if (d->error != NULL) {
 		fputs(d->reason == REASON_SYNTAX ? " reason=" : " error=", f);
 		put_value(f, d->error);

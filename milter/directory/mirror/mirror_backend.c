@@ -23,6 +23,7 @@
 
 #include "base/log.h"
 #include "base/xfmt.h"
+#include "directory/ldap/ldap_backend.h"
 #include "directory/mirror/mirror_backend.h"
 #include "directory/mirror/mirror_engine.h"
 
