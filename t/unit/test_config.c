@@ -290,6 +290,14 @@ test_defaults(void **state)
 	CHECK_STR(d->route, NULL);
 	CHECK_STR(d->transport, NULL);
 	CHECK_NUM(d->hosts.n, 0);
+	CHECK_NUM(d->sync, CFG_SYNC_NONE);
+	CHECK_NUM(d->address_attributes.n, 2);
+	CHECK_STR(d->address_attributes.v[1], "proxyAddresses");
+	CHECK_STR(d->sync_filter, "(objectClass=*)");
+	CHECK_NUM(d->sync_interval_ms, 300000);
+	CHECK_NUM(d->max_staleness_ms, 86400000);
+	CHECK_NUM(d->confirm_unknown, true);
+	CHECK_STR(d->state_dir, "/var/lib/nsmilter");
 
 	CHECK_NUM(dom->type, CFG_DOMAIN_AUTHORITATIVE);
 	CHECK_NUM(dom->n_dirs, 1);
@@ -626,6 +634,27 @@ static const struct error_case error_cases[] = {
 	  .ini = MINIMAL_DIR "uri = ldap://a https://b\n" MINIMAL_DOM,
 	  .want = { "%F: [directory d] uri: 'https://b' is not an ldap://, "
 		    "ldaps:// or ldapi:// URI" } },
+	{ .name = "sync mode not available",
+	  .ini = MINIMAL_DIR "sync = poll\n" MINIMAL_DOM,
+	  .want = { "%F: [directory d] sync: 'poll' is not available in this "
+		    "version (use syncrepl)" } },
+	{ .name = "bad sync mode",
+	  .ini = MINIMAL_DIR "sync = rsync\n" MINIMAL_DOM,
+	  .want = { "%F: [directory d] sync: 'rsync' is not one of none, "
+		    "syncrepl, dirsync, poll" } },
+	{ .name = "bad sync_filter",
+	  .ini = MINIMAL_DIR "sync = syncrepl\nsync_filter = (a=b\n"
+		 MINIMAL_DOM,
+	  .want = { "%F: [directory d] sync_filter: '(a=b' is not an LDAP "
+		    "filter (unbalanced parentheses)" } },
+	{ .name = "max_staleness out of range",
+	  .ini = MINIMAL_DIR "max_staleness = 31d\n" MINIMAL_DOM,
+	  .want = { "%F: [directory d] max_staleness: '31d' is out of range "
+		    "(1s to 720h)" } },
+	{ .name = "state_dir relative",
+	  .ini = "[milter]\nstate_dir = var/lib\n" MINIMAL,
+	  .want = { "%F: [milter] state_dir: 'var/lib' is not an absolute "
+		    "path" } },
 	{ .name = "bad filter template",
 	  .ini = MINIMAL_DIR "filter = (mail=%x)\n" MINIMAL_DOM,
 	  .want = { "%F: [directory d] filter: '(mail=%x)' is not a filter "
