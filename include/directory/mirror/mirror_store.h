@@ -83,7 +83,8 @@ int mirror_store_meta(struct mirror_store *s, struct mirror_meta *meta,
     char **err);
 
 /*
- * The stored cookie (*COOKIE malloc'd, *LEN bytes; NULL/0 when none) and
+ * The stored cookie (*COOKIE malloc'd, *LEN bytes and a NUL; NULL/0 when
+ * none) and
  * the parameters the copy was made with (*PARAMS malloc'd, or NULL).
  */
 int mirror_store_sync_state(struct mirror_store *s, void **cookie,

@@ -419,8 +419,10 @@ mirror_store_sync_state(struct mirror_store *s, void **cookie, size_t *len,
 	k.mv_size = strlen(META_COOKIE);
 	k.mv_data = META_COOKIE;
 	if (mdb_get(txn, s->meta, &k, &v) == 0 && v.mv_size > 0) {
-		if ((*cookie = malloc(v.mv_size)) != NULL) {
+		/* NUL-terminated too: libldap copies cookies as strings. */
+		if ((*cookie = malloc(v.mv_size + 1)) != NULL) {
 			memcpy(*cookie, v.mv_data, v.mv_size);
+			((char *)*cookie)[v.mv_size] = '\0';
 			*len = v.mv_size;
 		}
 	}
