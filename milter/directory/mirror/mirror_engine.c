@@ -281,6 +281,26 @@ connect_any(struct mirror_engine *e, struct ldapconn *c,
 	return rc;
 }
 
+/*
+ * Before the first complete refresh: mark the copy as being made, so that
+ * nsmilter -m says "refreshing" rather than "absent".
+ */
+static void
+mark_refreshing(struct mirror_session *s)
+{
+	struct mirror_meta meta;
+	struct mirror_wtxn *w;
+	char *err = NULL;
+
+	if (mirror_store_meta(s->store, &meta, &err) == 0 && !meta.complete &&
+	    mirror_wtxn_begin(s->store, &w, &err) == 0) {
+		mirror_wtxn_set_params(w, s->params);
+		mirror_wtxn_set_contact(w, (uint64_t)time(NULL), false);
+		mirror_wtxn_commit(w, &err);
+	}
+	free(err);
+}
+
 /* One connection and session; returns true when it had worked. */
 static bool
 run_once(struct mirror_engine *e, char **err)
@@ -326,6 +346,7 @@ run_once(struct mirror_engine *e, char **err)
 	pthread_mutex_unlock(&e->mu);
 	if (!atomic_load(&e->stop)) {
 		s.ld = c.ld;
+		mark_refreshing(&s);
 		switch (e->cfg->sync) {
 		case CFG_SYNC_SYNCREPL:
 			rc = mirror_syncrepl_run(&s, err);
