@@ -8,7 +8,8 @@
  * next one is; a kill -9 loses nothing, a power cut at most the last
  * batch, never the consistency of the copy).  The map is a sparse
  * MIRROR_MAP_SIZE: far more than a directory of millions of addresses
- * needs, costing only address space.
+ * needs, costing only address space.  Write transactions are in
+ * mirror_store_write.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,34 +20,13 @@
 
 #include <lmdb.h>
 
-#include "directory/mirror/mirror_store.h"
+#include "directory/mirror/mirror_store_priv.h"
 
 #define MIRROR_MAP_SIZE ((size_t)4 << 30)
 #define MIRROR_MAX_READERS 1024
-#define RECORD_VERSION 1
 
-/* meta keys */
-#define META_COOKIE "cookie"
-#define META_PARAMS "params"
-#define META_COMPLETE "complete"
-#define META_CONTACT "contact"
-#define META_SESSION "session"
-
-struct mirror_store {
-	MDB_env *env;
-	MDB_dbi entries, addresses, meta;
-	bool rdonly;
-};
-
-struct mirror_wtxn {
-	struct mirror_store *s;
-	MDB_txn *txn;
-	int rc;              /* first failure, MDB_SUCCESS while fine */
-	char *error;
-};
-
-static char *
-errtext(const char *what, int rc)
+char *
+mirror_store_errtext(const char *what, int rc)
 {
 	char *s;
 
@@ -108,7 +88,7 @@ mirror_store_open(const char *dir, int flags, struct mirror_store **out,
 		char what[4200];
 
 		snprintf(what, sizeof(what), "mirror %s", dir);
-		*err = errtext(what, rc);
+		*err = mirror_store_errtext(what, rc);
 		goto fail;
 	}
 	/* Slots of readers that died (a killed nsmilter -q). */
@@ -127,12 +107,12 @@ mirror_store_open(const char *dir, int flags, struct mirror_store **out,
 			free(s);
 			return -1;
 		}
-		*err = errtext("mirror databases", rc);
+		*err = mirror_store_errtext("mirror databases", rc);
 		goto fail;
 	}
 	/* Read-only: the handles stay valid after the read txn ends. */
 	if ((rc = mdb_txn_commit(txn)) != 0) {
-		*err = errtext("mirror databases", rc);
+		*err = mirror_store_errtext("mirror databases", rc);
 		goto fail;
 	}
 	*out = s;
@@ -152,99 +132,6 @@ mirror_store_close(struct mirror_store *s)
 		return;
 	mdb_env_close(s->env);
 	free(s);
-}
-
-/* ---- records ------------------------------------------------------------ */
-
-/*
- * Entry record: version, flags (1: has target), u16 target length, target,
- * u16 address count, then each address as u16 length + bytes.
- */
-static int
-record_encode(const struct mirror_entry *e, MDB_val *v)
-{
-	size_t tl = e->target != NULL ? strlen(e->target) : 0, n = 6 + tl, i;
-	unsigned char *p;
-	uint16_t u;
-
-	if (tl > UINT16_MAX || e->n_addrs > UINT16_MAX)
-		return EINVAL;
-	for (i = 0; i < e->n_addrs; i++)
-		n += 2 + strlen(e->addrs[i]);
-	if ((p = malloc(n)) == NULL)
-		return ENOMEM;
-	v->mv_data = p;
-	v->mv_size = n;
-	*p++ = RECORD_VERSION;
-	*p++ = e->has_target ? 1 : 0;
-	u = (uint16_t)tl;
-	memcpy(p, &u, 2);
-	p += 2;
-	if (tl > 0)
-		memcpy(p, e->target, tl);
-	p += tl;
-	u = (uint16_t)e->n_addrs;
-	memcpy(p, &u, 2);
-	p += 2;
-	for (i = 0; i < e->n_addrs; i++) {
-		size_t l = strlen(e->addrs[i]);
-
-		u = (uint16_t)l;
-		memcpy(p, &u, 2);
-		memcpy(p + 2, e->addrs[i], l);
-		p += 2 + l;
-	}
-	return 0;
-}
-
-/* A view into a record: pointers into V (valid inside its txn). */
-struct record_view {
-	bool has_target;
-	const char *target;
-	size_t target_len;
-	size_t n_addrs;
-	const unsigned char *addrs;   /* u16 len + bytes, n_addrs times */
-	const unsigned char *end;
-};
-
-static int
-record_view(const MDB_val *v, struct record_view *r)
-{
-	const unsigned char *p = v->mv_data, *end = p + v->mv_size;
-	uint16_t u;
-
-	if (v->mv_size < 6 || p[0] != RECORD_VERSION)
-		return -1;
-	r->has_target = (p[1] & 1) != 0;
-	memcpy(&u, p + 2, 2);
-	r->target = (const char *)p + 4;
-	r->target_len = u;
-	p += 4 + u;
-	if (p + 2 > end)
-		return -1;
-	memcpy(&u, p, 2);
-	r->n_addrs = u;
-	r->addrs = p + 2;
-	r->end = end;
-	return 0;
-}
-
-/* The next address of R at *P: 1 with A/LEN, 0 at the end, -1 corrupt. */
-static int
-record_next_addr(const struct record_view *r, const unsigned char **p,
-    const char **a, size_t *len)
-{
-	uint16_t u;
-
-	if (*p + 2 > r->end)
-		return *p == r->end ? 0 : -1;
-	memcpy(&u, *p, 2);
-	if (*p + 2 + u > r->end)
-		return -1;
-	*a = (const char *)*p + 2;
-	*len = u;
-	*p += 2 + u;
-	return 1;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -288,7 +175,7 @@ read_begin(struct mirror_store *s, MDB_txn **txn, char **err)
 		rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
 	}
 	if (rc != 0) {
-		*err = errtext("mirror read", rc);
+		*err = mirror_store_errtext("mirror read", rc);
 		return -1;
 	}
 	return 0;
@@ -366,17 +253,17 @@ mirror_store_lookup(struct mirror_store *s, const char *address,
 	k.mv_size = n;
 	k.mv_data = buf;
 	if ((rc = mdb_cursor_open(txn, s->addresses, &cur)) != 0) {
-		*err = errtext("mirror lookup", rc);
+		*err = mirror_store_errtext("mirror lookup", rc);
 		mdb_txn_abort(txn);
 		return -1;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
 		MDB_val ev;
-		struct record_view r;
+		struct mirror_record r;
 
 		if (mdb_get(txn, s->entries, &v, &ev) != 0 ||
-		    record_view(&ev, &r) != 0)
+		    mirror_record_view(&ev, &r) != 0)
 			continue;   /* index row of a vanished entry: ignore */
 		if (hit->entries++ == 0) {
 			t0 = r.target;
@@ -447,26 +334,26 @@ mirror_store_walk(struct mirror_store *s, mirror_walk_fn fn, void *ctx,
 	if (read_begin(s, &txn, err) != 0)
 		return -1;
 	if ((rc = mdb_cursor_open(txn, s->entries, &cur)) != 0) {
-		*err = errtext("mirror walk", rc);
+		*err = mirror_store_errtext("mirror walk", rc);
 		mdb_txn_abort(txn);
 		return -1;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct record_view r;
+		struct mirror_record r;
 		struct mirror_entry e = { 0 };
 		const unsigned char *p;
 		const char *a;
 		size_t al, i = 0;
 
-		if (record_view(&v, &r) != 0)
+		if (mirror_record_view(&v, &r) != 0)
 			continue;
 		e.addrs = calloc(r.n_addrs + 1, sizeof(*e.addrs));
 		e.has_target = r.has_target;
 		e.target = r.target_len > 0 ? strndup(r.target, r.target_len)
 		    : NULL;
 		for (p = r.addrs; e.addrs != NULL && i < r.n_addrs &&
-		    record_next_addr(&r, &p, &a, &al) == 1; i++)
+		    mirror_record_next_addr(&r, &p, &a, &al) == 1; i++)
 			e.addrs[i] = strndup(a, al);
 		e.n_addrs = i;
 		if (e.addrs != NULL)
@@ -479,294 +366,4 @@ mirror_store_walk(struct mirror_store *s, mirror_walk_fn fn, void *ctx,
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	return 0;
-}
-
-/* ---- writing ------------------------------------------------------------ */
-
-/* Record the first failure of W; returns -1. */
-static int
-wfail(struct mirror_wtxn *w, const char *what, int rc)
-{
-	if (w->rc == 0) {
-		w->rc = rc;
-		w->error = errtext(what, rc);
-	}
-	return -1;
-}
-
-int
-mirror_wtxn_begin(struct mirror_store *s, struct mirror_wtxn **out,
-    char **err)
-{
-	struct mirror_wtxn *w;
-	int rc;
-
-	*out = NULL;
-	*err = NULL;
-	if (s->rdonly) {
-		*err = strdup("mirror opened read-only");
-		return -1;
-	}
-	if ((w = calloc(1, sizeof(*w))) == NULL) {
-		*err = strdup("out of memory");
-		return -1;
-	}
-	w->s = s;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &w->txn)) != 0) {
-		*err = errtext("mirror write", rc);
-		free(w);
-		return -1;
-	}
-	*out = w;
-	return 0;
-}
-
-const char *
-mirror_wtxn_error(const struct mirror_wtxn *w)
-{
-	return w->error;
-}
-
-int
-mirror_wtxn_clear(struct mirror_wtxn *w)
-{
-	int rc;
-
-	if (w->rc != 0)
-		return -1;
-	if ((rc = mdb_drop(w->txn, w->s->entries, 0)) != 0 ||
-	    (rc = mdb_drop(w->txn, w->s->addresses, 0)) != 0)
-		return wfail(w, "mirror clear", rc);
-	return 0;
-}
-
-/* Remove the index rows of the record V of entry K. */
-static int
-unindex(struct mirror_wtxn *w, MDB_val *k, const MDB_val *v)
-{
-	struct record_view r;
-	const unsigned char *p;
-	const char *a;
-	size_t al;
-	int rc, more;
-
-	if (record_view(v, &r) != 0)
-		return 0;   /* unreadable old record: nothing indexed */
-	for (p = r.addrs; (more = record_next_addr(&r, &p, &a, &al)) == 1; ) {
-		MDB_val ak = { al, (void *)a };
-
-		rc = mdb_del(w->txn, w->s->addresses, &ak, k);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return wfail(w, "mirror index", rc);
-	}
-	return 0;
-}
-
-int
-mirror_wtxn_delete(struct mirror_wtxn *w, const void *key, size_t klen)
-{
-	MDB_val k = { klen, (void *)key }, v;
-	int rc;
-
-	if (w->rc != 0)
-		return -1;
-	if (klen == 0 || klen > MIRROR_KEY_MAX)
-		return 0;
-	rc = mdb_get(w->txn, w->s->entries, &k, &v);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return wfail(w, "mirror delete", rc);
-	if (unindex(w, &k, &v) != 0)
-		return -1;
-	if ((rc = mdb_del(w->txn, w->s->entries, &k, NULL)) != 0)
-		return wfail(w, "mirror delete", rc);
-	return 0;
-}
-
-int
-mirror_wtxn_put(struct mirror_wtxn *w, const void *key, size_t klen,
-    const struct mirror_entry *e)
-{
-	MDB_val k = { klen, (void *)key }, v;
-	int rc;
-
-	if (w->rc != 0)
-		return -1;
-	if (klen == 0 || klen > MIRROR_KEY_MAX)
-		return wfail(w, "mirror entry key", MDB_BAD_VALSIZE);
-	if (mirror_wtxn_delete(w, key, klen) != 0)
-		return -1;
-	if ((rc = record_encode(e, &v)) != 0)
-		return wfail(w, "mirror entry", rc);
-	rc = mdb_put(w->txn, w->s->entries, &k, &v, 0);
-	free(v.mv_data);
-	if (rc != 0)
-		return wfail(w, "mirror entry", rc);
-	for (size_t i = 0; i < e->n_addrs; i++) {
-		size_t al = strlen(e->addrs[i]);
-		MDB_val ak = { al, e->addrs[i] };
-
-		if (al == 0 || al > MIRROR_ADDRESS_MAX)
-			continue;
-		rc = mdb_put(w->txn, w->s->addresses, &ak, &k,
-		    MDB_NODUPDATA);
-		if (rc != 0 && rc != MDB_KEYEXIST)
-			return wfail(w, "mirror index", rc);
-	}
-	return 0;
-}
-
-static int
-key_cmp(const void *a, const void *b)
-{
-	const struct mirror_key *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->p, y->p, n);
-
-	if (c != 0)
-		return c;
-	return x->len < y->len ? -1 : x->len > y->len;
-}
-
-void
-mirror_keys_sort(struct mirror_key *keys, size_t n)
-{
-	if (n > 1)
-		qsort(keys, n, sizeof(*keys), key_cmp);
-}
-
-long
-mirror_wtxn_sweep(struct mirror_wtxn *w, const struct mirror_key *keep,
-    size_t n)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	struct mirror_key *gone = NULL;
-	size_t n_gone = 0, cap = 0, i;
-	long removed = 0;
-	int rc;
-
-	if (w->rc != 0)
-		return -1;
-	if ((rc = mdb_cursor_open(w->txn, w->s->entries, &cur)) != 0)
-		return wfail(w, "mirror sweep", rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct mirror_key probe = { k.mv_data, k.mv_size };
-
-		if (n > 0 && bsearch(&probe, keep, n, sizeof(*keep),
-		    key_cmp) != NULL)
-			continue;
-		if (n_gone == cap) {
-			struct mirror_key *g;
-
-			cap = cap ? cap * 2 : 64;
-			if ((g = realloc(gone, cap * sizeof(*g))) == NULL) {
-				rc = ENOMEM;
-				break;
-			}
-			gone = g;
-		}
-		if ((gone[n_gone].p = malloc(k.mv_size)) == NULL) {
-			rc = ENOMEM;
-			break;
-		}
-		memcpy(gone[n_gone].p, k.mv_data, k.mv_size);
-		gone[n_gone++].len = k.mv_size;
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		wfail(w, "mirror sweep", rc);
-	for (i = 0; i < n_gone; i++) {
-		if (w->rc == 0 &&
-		    mirror_wtxn_delete(w, gone[i].p, gone[i].len) == 0)
-			removed++;
-		free(gone[i].p);
-	}
-	free(gone);
-	return w->rc == 0 ? removed : -1;
-}
-
-static int
-meta_put(struct mirror_wtxn *w, const char *key, const void *val, size_t len)
-{
-	MDB_val k = { strlen(key), (void *)key }, v = { len, (void *)val };
-	int rc;
-
-	if (w->rc != 0)
-		return -1;
-	if (val == NULL) {
-		rc = mdb_del(w->txn, w->s->meta, &k, NULL);
-		if (rc == MDB_NOTFOUND)
-			rc = 0;
-	} else {
-		rc = mdb_put(w->txn, w->s->meta, &k, &v, 0);
-	}
-	return rc != 0 ? wfail(w, "mirror state", rc) : 0;
-}
-
-static int
-meta_put_u64(struct mirror_wtxn *w, const char *key, uint64_t x)
-{
-	return meta_put(w, key, &x, sizeof(x));
-}
-
-int
-mirror_wtxn_set_cookie(struct mirror_wtxn *w, const void *cookie, size_t len)
-{
-	return meta_put(w, META_COOKIE, len > 0 ? cookie : NULL, len);
-}
-
-int
-mirror_wtxn_set_params(struct mirror_wtxn *w, const char *params)
-{
-	return meta_put(w, META_PARAMS, params, strlen(params));
-}
-
-int
-mirror_wtxn_set_complete(struct mirror_wtxn *w, bool complete)
-{
-	return meta_put_u64(w, META_COMPLETE, complete ? 1 : 0);
-}
-
-int
-mirror_wtxn_set_contact(struct mirror_wtxn *w, uint64_t t, bool session)
-{
-	if (meta_put_u64(w, META_CONTACT, t) != 0)
-		return -1;
-	return meta_put_u64(w, META_SESSION, session ? 1 : 0);
-}
-
-int
-mirror_wtxn_commit(struct mirror_wtxn *w, char **err)
-{
-	int rc;
-
-	*err = NULL;
-	if (w->rc != 0) {
-		*err = w->error != NULL ? w->error : strdup("mirror write");
-		w->error = NULL;
-		mdb_txn_abort(w->txn);
-		free(w);
-		return -1;
-	}
-	rc = mdb_txn_commit(w->txn);
-	free(w->error);
-	free(w);
-	if (rc != 0) {
-		*err = errtext("mirror commit", rc);
-		return -1;
-	}
-	return 0;
-}
-
-void
-mirror_wtxn_abort(struct mirror_wtxn *w)
-{
-	if (w == NULL)
-		return;
-	mdb_txn_abort(w->txn);
-	free(w->error);
-	free(w);
 }
