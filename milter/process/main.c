@@ -5,6 +5,7 @@
  *   nsmilter [-c FILE] -n                            check the configuration
  *   nsmilter [-c FILE] -q ADDRESS...                 decide and print
  *   nsmilter [-c FILE] -m                            mirror status
+ *   nsmilter [-c FILE] -r                            reconciliation report
  *   nsmilter -V                                      version
  */
 #include <stdbool.h>
@@ -18,6 +19,7 @@
 #include "directory/directory.h"
 #include "frontend/mirror_status.h"
 #include "frontend/query.h"
+#include "frontend/report.h"
 #include "process/runtime.h"
 
 #define DEFAULT_CONFIG "/etc/nsmilter/nsmilter.ini"
@@ -30,6 +32,7 @@ usage(void)
 	    "       nsmilter [-c FILE] -n\n"
 	    "       nsmilter [-c FILE] -q ADDRESS... (- reads standard input)\n"
 	    "       nsmilter [-c FILE] -m\n"
+	    "       nsmilter [-c FILE] -r\n"
 	    "       nsmilter -V\n");
 }
 
@@ -47,10 +50,10 @@ main(int argc, char **argv)
 {
 	struct daemon_options opt = { .config_path = DEFAULT_CONFIG };
 	struct config_errors errs = { 0 };
-	bool check = false, query = false, mirrors = false;
+	bool check = false, query = false, mirrors = false, report = false;
 	int ch, status;
 
-	while ((ch = getopt(argc, argv, "c:fp:u:nqmVh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fp:u:nqmrVh")) != -1) {
 		switch (ch) {
 		case 'c': opt.config_path = optarg; break;
 		case 'f': opt.foreground = true; break;
@@ -59,6 +62,7 @@ main(int argc, char **argv)
 		case 'n': check = true; break;
 		case 'q': query = true; break;
 		case 'm': mirrors = true; break;
+		case 'r': report = true; break;
 		case 'V':
 			printf("nsmilter %s\n", NSMILTER_VERSION);
 			return 0;
@@ -70,13 +74,13 @@ main(int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if ((check + query + mirrors) > 1 || (query && optind >= argc) ||
+	if ((check + query + mirrors + report) > 1 || (query && optind >= argc) ||
 	    (!query && optind < argc)) {
 		usage();
 		return EX_USAGE;
 	}
 
-	if (check || mirrors) {
+	if (check || mirrors || report) {
 		struct config *cfg = config_load(opt.config_path, &errs);
 
 		/* warnings too: the configuration is still good (exit 0) */
@@ -84,7 +88,8 @@ main(int argc, char **argv)
 		config_errors_free(&errs);
 		if (cfg == NULL)
 			return EX_CONFIG;
-		status = mirrors ? mirror_status_run(cfg, stdout) : 0;
+		status = mirrors ? mirror_status_run(cfg, stdout) :
+		    report ? report_run(cfg, stdout) : 0;
 		config_free(cfg);
 		return status;
 	}
