@@ -17,6 +17,7 @@
 #include "base/xfmt.h"
 #include "directory/ldap/ldap_read.h"
 #include "directory/mirror/mirror_entry.h"
+#include "directory/mirror/mirror_engine.h"
 #include "directory/mirror/mirror_store.h"
 #include "frontend/report_read.h"
 
@@ -82,7 +83,7 @@ open_mirror(const struct config *cfg, const struct directory_config *dir)
 
 	if (dir->sync == CFG_SYNC_NONE || cfg->milter.state_dir == NULL)
 		return NULL;
-	if ((path = xasprintf("%s/%s", cfg->milter.state_dir, dir->name))
+	if ((path = mirror_state_path(cfg->milter.state_dir, dir->name))
 	    == NULL)
 		return NULL;
 	if (mirror_store_open(path, MIRROR_STORE_RDONLY, &s, &err) != 0) {
