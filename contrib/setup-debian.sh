@@ -2,7 +2,8 @@
 # contrib/setup-debian.sh - install everything nsmilter needs to build, run
 # its demo and its tests on Debian 12, as root.  Idempotent.
 #
-#   build:  cmake, a C compiler, libmilter, libldap, iniparser, cmocka
+#   build:  cmake, a C compiler, libmilter, libldap, GnuTLS, iniparser,
+#           cmocka
 #   tests:  slapd + ldap-utils (directories), postfix + postfix-ldap
 #           (the MTA, smtp-sink, smtp-source), swaks (SMTP client), m4,
 #           gnutls-bin (test CA), clang + sanitizer runtime, a Samba AD
@@ -21,7 +22,8 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	build-essential cmake pkg-config clang libclang-rt-14-dev \
-	libmilter-dev libldap-dev libiniparser-dev libcmocka-dev liblmdb-dev \
+	libmilter-dev libldap-dev libgnutls28-dev libiniparser-dev \
+	libcmocka-dev liblmdb-dev \
 	slapd ldap-utils postfix postfix-ldap swaks m4 gnutls-bin \
 	samba samba-ad-dc samba-ad-provision ldb-tools \
 	iproute2 util-linux procps ca-certificates openssl python3

@@ -1,9 +1,10 @@
 /*
  * test_ldap_cert.c - reading a directory server's certificate to explain a
  * refused TLS connection (ldap_cert_*, ldap_tls_explain_cert): names,
- * issuer and dates from real DER files, host-name matching as TLS clients
- * do it, each explanation, and damaged DER (never a crash, never a
- * made-up explanation).
+ * issuer and dates as GnuTLS reads them from real DER files, host-name
+ * matching as TLS clients do it, each explanation, and damaged DER that
+ * GnuTLS must refuse or read safely (never a crash, never a made-up
+ * explanation).
  *
  * Fixtures (t/fixtures/tls/, made with openssl, issued by "Test CA"):
  *   san.der      CN=DC1.corp.example; subjectAltName dc1.corp.example,
@@ -188,10 +189,14 @@ test_damaged(void **state)
 		copy[i] ^= 0xff;
 		if (ldap_cert_parse(copy, b.n, &c))
 			ldap_cert_free(&c);
+		free(ldap_tls_explain_cert(copy, b.n, "dc1.corp.example",
+		    NULL, VALID_NOW));
 	}
 	free(copy);
 	assert_false(ldap_cert_parse(NULL, 0, &c));
 	assert_false(ldap_cert_parse("\x30\x03\x02\x01\x01", 5, &c));
+	assert_null(c.crt);
+	ldap_cert_free(&c);
 	free(b.p);
 }
 
