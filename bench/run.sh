@@ -58,10 +58,10 @@ BIN=$BUILD/bench
 
 # shellcheck source=../t/lib/common.sh
 . "$SRC/t/lib/common.sh"
-# shellcheck source=../t/lib/slapd.sh
-. "$SRC/t/lib/slapd.sh"
-# shellcheck source=../t/lib/sink.sh
-. "$SRC/t/lib/sink.sh"
+# shellcheck source=../t/lib/scene.sh
+. "$SRC/t/lib/scene.sh"
+# shellcheck source=../t/lib/smtp.sh
+. "$SRC/t/lib/smtp.sh"
 # shellcheck source=../t/lib/postfix.sh
 . "$SRC/t/lib/postfix.sh"
 # shellcheck source=../t/lib/nsmilter.sh
@@ -154,30 +154,9 @@ nsm_start() {
 	{
 		nsmilter_milter_section "$name" "log_level = warning" \
 		    "max_unknown = 0" "$@"
-		cat <<EOF
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $DATA/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = $timeout
-pool_size = $BENCH_POOL
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = $timeout
-pool_size = $BENCH_POOL
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-EOF
+		scene_directories --hq "bind_password_file = $DATA/hq.secret" \
+		    --all "timeout = $timeout" --all "pool_size = $BENCH_POOL"
+		scene_domain
 	} | nsmilter_write_ini "$name"
 	nsmilter_start "$name" || die "nsmilter $name"
 }

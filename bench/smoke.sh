@@ -8,15 +8,13 @@
 # users in both directories without errors.  A broken protocol client or
 # load tool would otherwise only show up as odd numbers in BENCHMARKS.md.
 . "$(dirname "$0")/../t/lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
-. "$NSMILTER_SRCDIR/t/lib/postfix.sh"   # scene_directories, scene_domain
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 : "${BENCH_BIN:=$NSMILTER_BUILDDIR/bench}"
 
 res() { sed -n "s/^RESULT .*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"$1"; }
 
-HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || exit 1
-LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || exit 1
+scene_slapd || exit 1
 {
 	nsmilter_milter_section smoke "max_unknown = 0"
 	scene_directories

@@ -35,7 +35,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 . "$NSMILTER_SRCDIR/t/lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/sink.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
+. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 

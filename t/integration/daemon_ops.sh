@@ -4,20 +4,18 @@
 # answering as the unprivileged user, SIGHUP with an unreadable password
 # file (old configuration stays), SIGTERM.
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 
-HQ_PORT=$(free_port); LEGACY_PORT=$(free_port)
-slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || { fail "slapd hq"; done_testing; }
-slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || { fail "slapd legacy"; done_testing; }
+scene_slapd || setup_failed "slapd (see above)"
 RUN=$T_DIR/run
 mkdir -p "$RUN" "$T_DIR/pf"
 chown nobody "$RUN"
 : > "$T_DIR/pf/main.cf"
-printf 'hq-Secret-42\n' > "$T_DIR/hq.secret"
-chmod 600 "$T_DIR/hq.secret"     # readable by root only
 
+# The password file (written by scene_directories) is readable by root only.
 CONF=$T_DIR/nsmilter.ini
-cat > "$CONF" <<INI
+{
+	cat <<INI
 [milter]
 socket = unix:$RUN/milter.sock
 socketmap = unix:$RUN/socketmap.sock
@@ -25,25 +23,11 @@ socket_mode = 0660
 pidfile = $RUN/nsmilter.pid
 user = nobody
 
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-route = legacy.corp.example
-transport = smtp:[127.0.0.1]:2525
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
 INI
+	scene_directories --all -timeout --legacy -target_attribute \
+	    --legacy "transport = smtp:[127.0.0.1]:2525"
+	scene_domain
+} >"$CONF"
 
 smap() { MAIL_CONFIG=$T_DIR/pf postmap -q "$1" "socketmap:unix:$RUN/socketmap.sock:transport"; }
 

@@ -10,11 +10,10 @@
 # for it.
 
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/sink.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
+. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
-
-setup_failed() { fail "setup: $*"; done_testing; }
 
 scene_backends || setup_failed "slapd or smtp-sink"
 

@@ -5,11 +5,10 @@
 # configuration is refused while the old one stays in force.
 
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/sink.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
+. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
-
-setup_failed() { fail "setup: $*"; done_testing; }
 
 scene_backends || setup_failed "slapd or smtp-sink"
 
@@ -20,8 +19,8 @@ write_ini() {
 	shift 2
 	{
 		nsmilter_milter_section mx "$@"
-		scene_directories | sed "s/^route = .*/route = $route/"
-		scene_domain | sed "s/^directories = .*/directories = $dirs/"
+		scene_directories --legacy "route = $route"
+		scene_domain "directories = $dirs"
 	} | nsmilter_write_ini mx
 }
 

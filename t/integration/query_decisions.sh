@@ -4,42 +4,16 @@
 # The decision table, case-insensitive matches, aliases, contacts,
 # plus-addressing, subdomains, hostile addresses, exit statuses.
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 
-HQ_PORT=$(free_port); LEGACY_PORT=$(free_port)
-slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || { fail "slapd hq"; done_testing; }
-slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || { fail "slapd legacy"; done_testing; }
-printf 'hq-Secret-42\n' > "$T_DIR/hq.secret"
+scene_slapd || setup_failed "slapd (see above)"
 
 CONF=$T_DIR/nsmilter.ini
-cat > "$CONF" <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 2s
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = 2s
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-subdomains = yes
-recipient_delimiter = +
-
+{
+	printf '[milter]\ncache_ttl = 0\nnegative_cache_ttl = 0\n\n'
+	scene_directories
+	scene_domain "subdomains = yes" "recipient_delimiter = +"
+	cat <<INI
 [domain ext.example]
 type = external-relay
 directories = hq
@@ -55,6 +29,7 @@ fallback_route = old.relay.example
 type = external-relay
 fallback_route = out-route.example
 INI
+} >"$CONF"
 
 q() { "$NSMILTER" -c "$CONF" -q "$@"; }
 

@@ -11,12 +11,9 @@
 . "$(dirname "$0")/../lib/sendmail.sh"
 sendmail_netns "$@"
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/sink.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
+. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
-. "$NSMILTER_SRCDIR/t/lib/postfix.sh" # smtp_send, scene_directories, scene_domain
-
-setup_failed() { fail "setup: $*"; done_testing; }
 
 sendmail_check || setup_failed "no Sendmail in $(sendmail_root): run t/setup-sendmail.sh as root"
 sm_scene_backends || setup_failed "directories and sinks (see above)"

@@ -13,12 +13,9 @@
 . "$(dirname "$0")/../lib/sendmail.sh"
 sendmail_netns "$@"
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/sink.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
+. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
-. "$NSMILTER_SRCDIR/t/lib/postfix.sh" # smtp_send, scene_directories, scene_domain
-
-setup_failed() { fail "setup: $*"; done_testing; }
 
 sendmail_check || setup_failed "no Sendmail in $(sendmail_root): run t/setup-sendmail.sh as root"
 sm_scene_backends || setup_failed "directories and sinks (see above)"
@@ -118,11 +115,11 @@ assert_match "$(nsmilter_log mx)" "^(.*[^0-9A-Za-z])?$qid: rcpt=<bob@corp\\.exam
 
 # --- an outside client: RELAY_DOMAIN of nsmilter.mc lets the shared domain in
 reset_sinks
-out=$(SMTP_SUBJECT=outside sm_send_from "$SM_CLIENT_ADDR" "$SMTPD" "$FROM" bob@corp.example)
+out=$(SMTP_SUBJECT=outside smtp_send_from "$SM_CLIENT_ADDR" "$SMTPD" "$FROM" bob@corp.example)
 sendmail_wait_queue_empty mx 30
 assert_match "$out" '^RCPT TO:<bob@corp\.example> => 250 ' "outside client: shared domain accepted"
 assert_eq "$(sink_rcpt_count foreign bob@legacy.corp.example)" 1 "outside client: routed to the foreign system"
-out=$(sm_send_from "$SM_CLIENT_ADDR" "$SMTPD" "$FROM" someone@elsewhere.example)
+out=$(smtp_send_from "$SM_CLIENT_ADDR" "$SMTPD" "$FROM" someone@elsewhere.example)
 assert_match "$out" '^RCPT TO:<someone@elsewhere\.example> => [45][0-9][0-9] .*Relaying (temporarily )?denied' \
 	"outside client: not an open relay"
 

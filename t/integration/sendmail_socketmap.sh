@@ -15,12 +15,9 @@
 . "$(dirname "$0")/../lib/sendmail.sh"
 sendmail_netns "$@"
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/sink.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
+. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
-. "$NSMILTER_SRCDIR/t/lib/postfix.sh" # smtp_send, scene_directories, scene_domain
-
-setup_failed() { fail "setup: $*"; done_testing; }
 
 sendmail_check || setup_failed "no Sendmail in $(sendmail_root): run t/setup-sendmail.sh as root"
 sm_scene_backends || setup_failed "directories and sinks (see above)"
@@ -121,7 +118,7 @@ assert_eq "$(sink_rcpts foreign)" "bob@corp.example" "legacy back: bob delivered
 # the queue; the queue run re-parses its recipients (ruleset 0), and the
 # socketmap's TEMP must keep it there rather than send it anywhere.
 reset_sinks
-sm_sink_stop foreign
+sink_stop foreign
 out=$(smtp_send "$SMTPD" "$FROM" bob@corp.example)
 qid=$(sm_queue_id "$out")
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "late failure: bob accepted while legacy is up"
@@ -132,7 +129,7 @@ WAIT_SECONDS=30 wait_for grep -qs '^M' "$(sendmail_dir mx)/mqueue/qf$qid"
 assert_match "$(grep '^M' "$(sendmail_dir mx)/mqueue/qf$qid" 2>/dev/null)" '[Dd]eferred' \
 	"late failure: first attempt deferred (the foreign system is down too)"
 slapd_stop legacy
-sm_sink_start foreign "$SM_FOREIGN_HOST" || setup_failed "foreign sink again"
+sink_start foreign 25 "$SM_FOREIGN_HOST" || setup_failed "foreign sink again"
 mark=$(nsmilter_log_mark mx)
 qrun=$(sendmail_cmd mx -q -v 2>&1)
 assert_match "$qrun" '<bob@corp\.example>\.\.\. Transient parse error -- message queued for future delivery' \
@@ -154,14 +151,14 @@ assert_eq "$(sink_count local)" 0 "late failure: never at the local system"
 # The socket map cannot be opened (no -o flag): a temporary failure, the
 # recipient stays queued until nsmilter is back.
 reset_sinks
-sm_sink_stop foreign
+sink_stop foreign
 out=$(smtp_send "$SMTPD" "$FROM" bob@corp.example)
 qid=$(sm_queue_id "$out")
 assert_match "$qid" '^[0-9A-Za-z]{8,}$' "nsmilter down: queued ($qid)"
 qid=${qid:-NOQID}
 WAIT_SECONDS=30 wait_for grep -qs '^M' "$(sendmail_dir mx)/mqueue/qf$qid"
 nsmilter_stop mx
-sm_sink_start foreign "$SM_FOREIGN_HOST" || setup_failed "foreign sink again"
+sink_start foreign 25 "$SM_FOREIGN_HOST" || setup_failed "foreign sink again"
 qrun=$(sendmail_cmd mx -q -v 2>&1)
 assert_match "$qrun" '<bob@corp\.example>\.\.\. Transient parse error -- message queued for future delivery' \
 	"nsmilter down: the queue run keeps bob queued"

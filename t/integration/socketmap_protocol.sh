@@ -12,14 +12,10 @@
 # protocol server with a fake callback.)
 
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
-. "$NSMILTER_SRCDIR/t/lib/postfix.sh" # scene_directories, scene_domain
 
-setup_failed() { fail "setup: $*"; done_testing; }
-
-HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || setup_failed "slapd hq"
-LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || setup_failed "slapd legacy"
+scene_slapd || setup_failed "slapd (see above)"
 SOCKETMAP=$(nsmilter_dir mx)/socketmap.sock
 {
 	nsmilter_milter_section mx "socketmap = unix:$SOCKETMAP" "socket_mode = 0660"

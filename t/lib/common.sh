@@ -58,9 +58,10 @@ wait_for() {
 	done
 	return 1
 }
-port_open() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
-wait_port() { wait_for port_open "$1"; }
-wait_port_closed() { wait_for bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null"; }
+# port_open PORT [HOST]: something accepts connections on HOST (127.0.0.1):PORT.
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
+wait_port() { wait_for port_open "$@"; }
+wait_port_closed() { wait_for bash -c "! (exec 3<>/dev/tcp/${2:-127.0.0.1}/$1) 2>/dev/null"; }
 
 pass() { T_PASSES=$((T_PASSES + 1)); echo "ok - $*"; }
 fail() { T_FAILS=$((T_FAILS + 1)); echo "not ok - $*"; }
@@ -84,6 +85,9 @@ assert_file_match() {
 	if [ -f "$1" ] && grep -Eq -- "$2" "$1"; then pass "$3"
 	else fail "$3: /$2/ not in $1"; [ -f "$1" ] && sed 's/^/#   /' "$1" | tail -40; fi
 }
+
+# setup_failed WHAT: the test cannot run; count one failure and stop.
+setup_failed() { fail "setup: $*"; done_testing; }
 
 # done_testing: print the summary line and exit with the result.
 done_testing() {

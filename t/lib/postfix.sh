@@ -1,4 +1,4 @@
-# t/lib/postfix.sh - a private Postfix instance and an SMTP client for tests.
+# t/lib/postfix.sh - a private Postfix instance for the tests.
 #
 # Source t/lib/common.sh first.  Nothing here reads or writes /etc/postfix or
 # the system queue: every instance has its own config_directory, queue and
@@ -41,32 +41,12 @@
 #   postfix_queue_count NAME           number of messages in the queue
 #   postfix_log NAME                   the maillog
 #
-# SMTP client (bash /dev/tcp; swaks 20201014 cannot send RCPT parameters such
-# as NOTIFY=, and a test must be able to keep a session open across a HUP):
-#   smtp_open PORT                     connect, read the greeting, EHLO
-#   smtp_cmd LINE                      send LINE, read the reply into
-#                                      SMTP_REPLY (last line) / SMTP_CODE,
-#                                      and print "LINE => REPLY"
-#   smtp_data [SUBJECT]                DATA + a small message + "."
-#   smtp_close                         QUIT and close
-#   smtp_send PORT FROM RCPT...        a whole transaction; RCPT may carry
-#                                      ESMTP arguments: "bob@x NOTIFY=SUCCESS".
-#                                      Prints one "CMD => REPLY" line per
-#                                      command; DATA only if a RCPT got 2xx.
-#   smtp_send_from SRC-IP PORT FROM RCPT...
-#                                      the same from another loopback address
-#                                      (swaks --local-interface), no RCPT args
-#   smtp_reply_of OUTPUT ADDRESS       the reply to "RCPT TO:<ADDRESS>"
-#   smtp_queue_id OUTPUT               the queue id of "250 ... queued as ID"
-#   SMTP_SUBJECT                       subject used by smtp_send (default "test")
-#
-# The standard scene (two slapd, two sinks) is at the end: scene_*.
+# The SMTP client is t/lib/smtp.sh, the standard scene t/lib/scene.sh.
 
 PF_SHARED_DOMAIN=corp.example
 : "${PF_ROUTING_DOMAINS:=legacy.corp.example}"
 : "${PF_EXTRA_TRANSPORT:=}"
 : "${PF_FOREIGN_TRANSPORT:=smtp}"
-: "${PF_HELO:=client.test.example}"
 
 postfix_dir() { echo "$T_DIR/postfix-$1"; }
 
@@ -252,179 +232,3 @@ postfix_flush() {
 }
 
 postfix_log() { cat "$(postfix_dir "$1")/maillog" 2>/dev/null; }
-
-# ---- SMTP client ----------------------------------------------------------
-
-SMTP_FD=
-SMTP_REPLY=
-SMTP_CODE=
-
-# _smtp_read: read one (multi-line) reply; SMTP_REPLY = last line.
-_smtp_read() {
-	local line
-	SMTP_REPLY=
-	SMTP_CODE=
-	while IFS= read -r -t "${SMTP_TIMEOUT:-60}" -u "$SMTP_FD" line; do
-		line=${line%$'\r'}
-		SMTP_REPLY=$line
-		case $line in
-		[0-9][0-9][0-9]-*) continue ;;
-		esac
-		SMTP_CODE=${line:0:3}
-		return 0
-	done
-	SMTP_REPLY="(connection closed or timed out)"
-	SMTP_CODE=000
-	return 1
-}
-
-# smtp_open PORT [HELO]
-smtp_open() {
-	exec {SMTP_FD}<>"/dev/tcp/127.0.0.1/$1" || return 1
-	_smtp_read
-	echo "CONNECT => $SMTP_REPLY"
-	smtp_cmd "EHLO ${2:-$PF_HELO}"
-}
-
-# _smtp_write TEXT...: one line each, CRLF; in a subshell so that a
-# connection closed by the server (SIGPIPE) cannot kill the test.
-_smtp_write() {
-	(printf '%s\r\n' "$@" 1>&"$SMTP_FD") 2>/dev/null
-}
-
-# smtp_cmd LINE
-smtp_cmd() {
-	_smtp_write "$1"
-	_smtp_read
-	echo "$1 => $SMTP_REPLY"
-}
-
-# smtp_data [SUBJECT]
-smtp_data() {
-	smtp_cmd "DATA"
-	[ "$SMTP_CODE" = 354 ] || return 1
-	_smtp_write "From: <sender@example.net>" "To: <recipients@corp.example>" \
-		"Subject: ${1:-test}" "Message-ID: <$RANDOM.$RANDOM.$$@client.test.example>" \
-		"" "nsmilter test message: ${1:-test}" "."
-	_smtp_read
-	echo ". => $SMTP_REPLY"
-}
-
-smtp_close() {
-	[ -n "$SMTP_FD" ] || return 0
-	smtp_cmd "QUIT" >/dev/null
-	exec {SMTP_FD}>&-
-	SMTP_FD=
-}
-
-# smtp_send PORT FROM RCPT...: one message; prints "CMD => REPLY" lines.
-smtp_send() {
-	local port=$1 from=$2 r addr args ok=0
-	shift 2
-	smtp_open "$port" || { echo "CONNECT => (refused)"; return 1; }
-	smtp_cmd "MAIL FROM:<$from>"
-	if [ "${SMTP_CODE:0:1}" = 2 ]; then
-		for r in "$@"; do
-			addr=${r%% *}
-			args=
-			[ "$addr" != "$r" ] && args=" ${r#* }"
-			smtp_cmd "RCPT TO:<$addr>$args"
-			[ "${SMTP_CODE:0:1}" = 2 ] && ok=1
-		done
-		if [ "$ok" = 1 ]; then
-			smtp_data "${SMTP_SUBJECT:-test}"
-		fi
-	fi
-	smtp_close
-}
-
-# smtp_reply_of OUTPUT ADDRESS: the reply line to "RCPT TO:<ADDRESS>..."
-smtp_reply_of() {
-	printf '%s\n' "$1" | grep -F "RCPT TO:<$2>" | sed 's/.* => //' | head -1
-}
-# smtp_queue_id OUTPUT: the queue id from "250 2.0.0 Ok: queued as ID"
-smtp_queue_id() {
-	printf '%s\n' "$1" | sed -n 's/^\. => 250 .*queued as \([0-9A-Za-z]*\).*/\1/p'
-}
-
-# ---- the standard scene ---------------------------------------------------
-# Two directories (t/lib/slapd.sh, t/fixtures/ldap/): "hq" (this site's
-# mailboxes, AD-like) and "legacy" (the other system, route =
-# legacy.corp.example); two smtp-sinks: "local" (this site's mailbox system,
-# transport corp.example) and "foreign" (the legacy system, transport
-# legacy.corp.example).
-#
-#   scene_backends         start both slapd and both sinks; sets HQ_PORT,
-#                          LEGACY_PORT, PF_LOCAL_SINK_PORT, PF_FOREIGN_SINK_PORT
-#   scene_directories [line...]
-#                          print [directory hq] and [directory legacy] for the
-#                          ini; the lines are added to [directory legacy]
-#   scene_domain [line...] print [domain corp.example] (internal-relay,
-#                          directories = hq, legacy) plus the lines
-
-: "${SLAPD_LIB:=$NSMILTER_SRCDIR/t/lib/slapd.sh}"
-
-scene_backends() {
-	# shellcheck source=/dev/null
-	. "$SLAPD_LIB" || return 1
-	HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || return 1
-	LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || return 1
-	PF_LOCAL_SINK_PORT=$(free_port) && sink_start local "$PF_LOCAL_SINK_PORT" || return 1
-	PF_FOREIGN_SINK_PORT=$(free_port) && sink_start foreign "$PF_FOREIGN_SINK_PORT" || return 1
-}
-
-scene_directories() {
-	# hq.ldif: reading needs the service account; legacy is anonymous.
-	printf '%s\n' 'hq-Secret-42' >"$T_DIR/hq.secret"
-	chmod 600 "$T_DIR/hq.secret"
-	cat <<EOF
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 2s
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = 2s
-EOF
-	local line
-	for line in "$@"; do echo "$line"; done
-	echo
-}
-
-scene_domain() {
-	cat <<EOF
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-EOF
-	local line
-	for line in "$@"; do echo "$line"; done
-	echo
-}
-
-# smtp_send_from SOURCE-IP PORT FROM RCPT...: like smtp_send, but connecting
-# from another loopback address (127.0.0.2 plays a foreign mail system
-# sending back, for the loop guard).  Uses swaks --local-interface; no ESMTP
-# arguments on RCPT.  Same "CMD => REPLY" output.
-smtp_send_from() {
-	local src=$1 port=$2 from=$3 to
-	shift 3
-	to=$(IFS=,; echo "$*")
-	swaks --server "127.0.0.1:$port" --local-interface "$src" --helo "$PF_HELO" \
-		--from "$from" --to "$to" --header "Subject: ${SMTP_SUBJECT:-test}" \
-		--timeout 60 2>&1 |
-		awk '/^ (->|\*\*) / { c = $0; sub(/^ (->|\*\*) +/, "", c); next }
-		     /^<(-|\*\*) +[0-9][0-9][0-9]( |$)/ {
-			r = $0; sub(/^<(-|\*\*) +/, "", r)
-			if (c == "") c = "CONNECT"
-			print c " => " r; c = "" }'
-}

@@ -26,9 +26,8 @@
 #
 #   sendmail_netns ARGS          (re-)run the calling script in the namespace
 #   sendmail_root                the unpacked tree; sendmail_check: is it there
-#   sm_sink_start NAME ADDR      smtp-sink on ADDR:25, in t/lib/sink.sh's
-#                                layout: sink_count, sink_rcpts, sink_rcpt_args,
-#                                sink_clear, sink_show, ... work on it
+#   sm_scene_backends            the standard scene (t/lib/scene.sh) with the
+#                                sinks on SM_LOCAL_HOST:25 and SM_FOREIGN_HOST:25
 #   sendmail_start NAME PORT MILTER-SOCKET [original]
 #       build $T_DIR/sendmail-NAME/sendmail.cf from the test settings below
 #       plus contrib/sendmail/nsmilter.mc (placeholders substituted; an empty
@@ -46,8 +45,9 @@
 #   sendmail_wait_queue_empty NAME [SECONDS]   0 once the queue is empty
 #   sendmail_dir NAME
 #   sm_queue_id OUTPUT           queue id from smtp_send's "." line
-#   sm_send_from ADDR PORT FROM RCPT...  like smtp_send (t/lib/postfix.sh)
-#                                from source address ADDR (swaks)
+#
+# The SMTP client is t/lib/smtp.sh (smtp_send, smtp_send_from), the
+# directories' ini blocks t/lib/scene.sh.
 
 : "${NSMILTER_SENDMAIL_ROOT:=/opt/nsmilter-test/sendmail}"
 SM_HOSTNAME=mx.nsmilter.test
@@ -90,42 +90,13 @@ sendmail_netns() {
 	}
 }
 
-# sm_sink_start NAME ADDR: smtp-sink on ADDR:25 writing where t/lib/sink.sh
-# reads ($T_DIR/sink-NAME/msg/, one file per message).
-sm_sink_start() {
-	local name=$1 addr=$2 dir="$T_DIR/sink-$1" i
-	mkdir -p "$dir/msg"
-	chmod 1777 "$dir/msg"
-	smtp-sink -u nobody -h "sink-$name.test" -d "$dir/msg/%Y%m%d%H%M%S." \
-		"$addr:25" 64 >"$dir/smtp-sink.log" 2>&1 &
-	echo $! >"$dir/pid"
-	echo 25 >"$dir/port"
-	at_exit sm_sink_stop "$name"
-	for ((i = 0; i < 150; i++)); do
-		(exec 3<>"/dev/tcp/$addr/25") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "sm_sink_start: smtp-sink $name did not listen on $addr:25" >&2
-	cat "$dir/smtp-sink.log" >&2
-	return 1
-}
-
-# sm_scene_backends: the two directories (hq, legacy) and the two mail
-# systems' sinks every Sendmail test starts with (HQ_PORT, LEGACY_PORT set).
-# Like scene_backends in postfix.sh, with the sinks on SM_*_HOST:25.
+# sm_scene_backends: the two directories (hq, legacy; scene_slapd in
+# t/lib/scene.sh) and the two mail systems' sinks every Sendmail test starts
+# with, on SM_LOCAL_HOST:25 and SM_FOREIGN_HOST:25.
 sm_scene_backends() {
-	HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || { echo "sm_scene_backends: slapd hq" >&2; return 1; }
-	LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || { echo "sm_scene_backends: slapd legacy" >&2; return 1; }
-	sm_sink_start local "$SM_LOCAL_HOST" || { echo "sm_scene_backends: local sink" >&2; return 1; }
-	sm_sink_start foreign "$SM_FOREIGN_HOST" || { echo "sm_scene_backends: foreign sink" >&2; return 1; }
-}
-
-sm_sink_stop() {
-	local dir="$T_DIR/sink-$1" pid
-	[ -f "$dir/pid" ] || return 0
-	pid=$(cat "$dir/pid")
-	rm -f "$dir/pid"
-	kill "$pid" 2>/dev/null || true
+	scene_slapd || return 1
+	sink_start local 25 "$SM_LOCAL_HOST" || return 1
+	sink_start foreign 25 "$SM_FOREIGN_HOST" || return 1
 }
 
 sendmail_dir() { echo "$T_DIR/sendmail-$1"; }
@@ -282,20 +253,4 @@ sendmail_wait_queue_empty() {
 # sm_queue_id OUTPUT: "250 2.0.0 6AL8IGXr009191 Message accepted for delivery"
 sm_queue_id() {
 	printf '%s\n' "$1" | sed -n 's/^\. => 250 [0-9.]* \([0-9A-Za-z]*\) Message accepted.*/\1/p'
-}
-
-# sm_send_from ADDR PORT FROM RCPT...: one message from source address ADDR;
-# "CMD => REPLY" lines like smtp_send.  No ESMTP arguments on RCPT.
-sm_send_from() {
-	local src=$1 port=$2 from=$3 to
-	shift 3
-	to=$(IFS=,; echo "$*")
-	swaks --server "127.0.0.1:$port" --local-interface "$src" \
-		--helo client.example --from "$from" --to "$to" \
-		--header "Subject: ${SMTP_SUBJECT:-test}" --timeout 60 2>&1 |
-		awk '/^ (->|\*\*) / { c = $0; sub(/^ (->|\*\*) +/, "", c); next }
-		     /^<(-|\*\*) +[0-9][0-9][0-9]( |$)/ {
-			r = $0; sub(/^<(-|\*\*) +/, "", r)
-			if (c == "") c = "CONNECT"
-			print c " => " r; c = "" }'
 }

@@ -1,12 +1,14 @@
-# t/lib/sink.sh - smtp-sink as the "mail system" behind the private Postfix.
+# t/lib/sink.sh - smtp-sink as a "mail system" behind the private Postfix
+# or Sendmail.
 #
 # Source t/lib/common.sh first.  A sink stands for one mail system (the local
-# mailbox store, the foreign system): it accepts everything on 127.0.0.1:PORT
+# mailbox store, the foreign system): it accepts everything on ADDR:PORT
 # and writes each message to its own file under $T_DIR/sink-NAME/, headed by
 # smtp-sink's own records, among them one "X-Rcpt-Args: ADDRESS ARGS" line per
-# RCPT TO (address and ESMTP arguments as sent by Postfix: ORCPT=, NOTIFY=).
+# RCPT TO (address and ESMTP arguments as sent by the MTA: ORCPT=, NOTIFY=).
 #
-#   sink_start NAME PORT      start; returns when the port answers
+#   sink_start NAME PORT [ADDR]  start on ADDR:PORT (default 127.0.0.1);
+#                             returns when the port answers
 #   sink_stop NAME            stop (also registered with at_exit)
 #   sink_count NAME           number of messages received so far
 #   sink_rcpts NAME           one line per RCPT received: "ADDRESS ARGS..."
@@ -21,19 +23,20 @@
 # smtp-sink runs as root here, so -u is required; it drops to "nobody" after
 # binding, hence the directory it writes to is world-writable.
 
-# sink_start NAME PORT
+# sink_start NAME PORT [ADDR]
 sink_start() {
-	local name=$1 port=$2 dir="$T_DIR/sink-$1"
+	local name=$1 port=$2 addr=${3:-127.0.0.1} dir="$T_DIR/sink-$1"
 	mkdir -p "$dir/msg"
 	chmod 1777 "$dir/msg"
 	# -d: one file per message; %Y... keeps them sortable by arrival time.
 	smtp-sink -u nobody -h "sink-$name.test" -d "$dir/msg/%Y%m%d%H%M%S." \
-		"127.0.0.1:$port" 64 >"$dir/smtp-sink.log" 2>&1 &
+		"$addr:$port" 64 >"$dir/smtp-sink.log" 2>&1 &
 	echo $! >"$dir/pid"
 	echo "$port" >"$dir/port"
+	echo "$addr" >"$dir/addr"
 	at_exit sink_stop "$name"
-	if ! wait_port "$port"; then
-		echo "sink_start: smtp-sink $name did not listen on $port" >&2
+	if ! wait_port "$port" "$addr"; then
+		echo "sink_start: smtp-sink $name did not listen on $addr:$port" >&2
 		cat "$dir/smtp-sink.log" >&2
 		return 1
 	fi
@@ -46,7 +49,7 @@ sink_stop() {
 	pid=$(cat "$dir/pid")
 	rm -f "$dir/pid"
 	kill "$pid" 2>/dev/null || true
-	wait_port_closed "$(cat "$dir/port")" || true
+	wait_port_closed "$(cat "$dir/port")" "$(cat "$dir/addr")" || true
 }
 
 sink_files() {

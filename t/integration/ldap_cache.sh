@@ -1,50 +1,23 @@
 #!/bin/bash
-# perf_cache.sh - the answer cache and the connection pool of the running
+# ldap_cache.sh - the answer cache and the connection pool of the running
 # daemon, seen through its socketmap (postmap -q, as Postfix asks it) and
 # its log lines "socketmap: rcpt=<...> ... cache=hit|miss": positive and
 # negative TTLs, errors never cached, SIGHUP flushes, and concurrent
 # sessions sharing pool_size connections per directory.
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
 command -v postmap >/dev/null || { fail "postmap (package postfix) is needed"; done_testing; }
 
-HQ_PORT=$(free_port); LEGACY_PORT=$(free_port)
-slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || { fail "slapd hq"; done_testing; }
-slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || { fail "slapd legacy"; done_testing; }
-printf 'hq-Secret-42\n' > "$T_DIR/hq.secret"
+scene_slapd || setup_failed "slapd (see above)"
 
 SM=$T_DIR/sm.sock
 {
 	nsmilter_milter_section cache "cache_ttl = 2s" "negative_cache_ttl = 4s" \
 	    "socketmap = unix:$SM"
-	cat <<INI
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 2s
-pool_size = 2
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-transport = smtp:[10.8.0.25]
-timeout = 2s
-pool_size = 2
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-rewrite = no
-INI
+	scene_directories --all "pool_size = 2" --legacy "transport = smtp:[10.8.0.25]"
+	scene_domain "rewrite = no"
 } | nsmilter_write_ini cache
 nsmilter_start cache || { fail "nsmilter did not start"; done_testing; }
 WAIT_SECONDS=5 wait_for test -S "$SM" || fail "no socketmap socket $SM"

@@ -1,49 +1,25 @@
 #!/bin/bash
-# perf_holddown.sh - hold-down of failed LDAP servers (milter/directory/ldap/):
+# ldap_holddown.sh - hold-down of failed LDAP servers (milter/directory/ldap/):
 # a frozen server costs one timeout, then lookups skip it (tempfail at once
 # with "all servers held down", or straight to the next URI), and the same
 # nsmilter process uses it again within seconds of its recovery, found by
 # the background probe.  Driven through "nsmilter -q -" on a pipe: one
 # process, one pool, addresses one at a time.
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 
-HQ_PORT=$(free_port); HQ2_PORT=$(free_port); LEGACY_PORT=$(free_port)
-slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || { fail "slapd hq"; done_testing; }
-slapd_start hq2 "$HQ2_PORT" ad.schema hq.ldif bindonly || { fail "slapd hq2"; done_testing; }
-slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || { fail "slapd legacy"; done_testing; }
-printf 'hq-Secret-42\n' > "$T_DIR/hq.secret"
+scene_slapd || setup_failed "slapd (see above)"
+HQ2_PORT=$(free_port)
+slapd_start hq2 "$HQ2_PORT" ad.schema hq.ldif bindonly || setup_failed "slapd hq2"
 
 TIMEOUT_MS=2000
 # write_ini FILE HQ_URIS
 write_ini() {
-	cat > "$1" <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-
-[directory hq]
-uri = $2
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 2s
-pool_size = 2
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = 2s
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-INI
+	{
+		printf '[milter]\ncache_ttl = 0\nnegative_cache_ttl = 0\n\n'
+		scene_directories --hq "uri = $2" --hq "pool_size = 2"
+		scene_domain
+	} >"$1"
 }
 write_ini "$T_DIR/one.ini" "ldap://127.0.0.1:$HQ_PORT"
 write_ini "$T_DIR/two.ini" "ldap://127.0.0.1:$HQ_PORT ldap://127.0.0.1:$HQ2_PORT"

@@ -1,48 +1,25 @@
 #!/bin/bash
-# perf_parallel.sh - the directories of a domain are asked at once
+# ldap_parallel.sh - the directories of a domain are asked at once
 # (milter/directory/resolver.c): the precedence of the answers is unchanged when the
 # first directory answers last, and a recipient needing two slow directories
 # costs one delay, not two.  Driven through "nsmilter -q -" on a pipe (one
 # process, warm connection pools).
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 
-HQ_PORT=$(free_port); HQ2_PORT=$(free_port)
-LEGACY_PORT=$(free_port); LEGACY2_PORT=$(free_port)
-slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || { fail "slapd hq"; done_testing; }
-slapd_start hq2 "$HQ2_PORT" ad.schema hq.ldif bindonly || { fail "slapd hq2"; done_testing; }
-slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || { fail "slapd legacy"; done_testing; }
-slapd_start legacy2 "$LEGACY2_PORT" misc.schema legacy.ldif || { fail "slapd legacy2"; done_testing; }
-printf 'hq-Secret-42\n' > "$T_DIR/hq.secret"
+scene_slapd || setup_failed "slapd (see above)"
+HQ2_PORT=$(free_port); LEGACY2_PORT=$(free_port)
+slapd_start hq2 "$HQ2_PORT" ad.schema hq.ldif bindonly || setup_failed "slapd hq2"
+slapd_start legacy2 "$LEGACY2_PORT" misc.schema legacy.ldif || setup_failed "slapd legacy2"
 
 T=2000   # the directories' timeout, ms
 CONF=$T_DIR/nsmilter.ini
-cat > "$CONF" <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT ldap://127.0.0.1:$HQ2_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 2s
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT ldap://127.0.0.1:$LEGACY2_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = 2s
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-INI
+{
+	printf '[milter]\ncache_ttl = 0\nnegative_cache_ttl = 0\n\n'
+	scene_directories --hq "uri = ldap://127.0.0.1:$HQ_PORT ldap://127.0.0.1:$HQ2_PORT" \
+	    --legacy "uri = ldap://127.0.0.1:$LEGACY_PORT ldap://127.0.0.1:$LEGACY2_PORT"
+	scene_domain
+} >"$CONF"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 coproc QP { exec "$NSMILTER" -c "$CONF" -q - 2>&1; }
