@@ -19,7 +19,7 @@
  * An implementation may query them in parallel and may answer from a cache.
  */
 typedef void (*decide_lookup_fn)(void *ctx, const struct domain_config *dom,
-    const char *address, struct dir_answer *answers);
+    const char *address, struct directory_answer *answers);
 
 enum decision_action {
 	DECISION_SKIP,

@@ -25,10 +25,10 @@ void cache_free(struct cache *c);
  * 0 on a miss or an expired entry (OUT untouched).
  */
 int cache_get(struct cache *c, size_t dir_index, const char *address,
-    struct dir_answer *out);
-/* Store A (DIR_ERROR answers are ignored). */
+    struct directory_answer *out);
+/* Store A (DIRECTORY_ERROR answers are ignored). */
 void cache_put(struct cache *c, size_t dir_index, const char *address,
-    const struct dir_answer *a);
+    const struct directory_answer *a);
 void cache_flush(struct cache *c);
 size_t cache_count(struct cache *c);
 

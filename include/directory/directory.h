@@ -16,25 +16,25 @@
 
 struct directory_config;
 
-enum dir_status {
-	DIR_NOTFOUND = 0,
-	DIR_FOUND = 1,
-	DIR_ERROR = -1
+enum directory_status {
+	DIRECTORY_NOTFOUND = 0,
+	DIRECTORY_FOUND = 1,
+	DIRECTORY_ERROR = -1
 };
 
-struct dir_answer {
-	enum dir_status status;
-	char *target;  /* DIR_FOUND: target address, smtp: stripped; or NULL */
-	char *error;   /* DIR_ERROR: message, never containing a password */
+struct directory_answer {
+	enum directory_status status;
+	char *target;  /* FOUND: target address, smtp: stripped; or NULL */
+	char *error;   /* ERROR: message, never containing a password */
 	int cached;    /* 1 if answered from the cache */
-	unsigned entries;   /* DIR_FOUND: entries that matched (>1: duplicate) */
-	int ambiguous;      /* DIR_FOUND: the entries lead to different
+	unsigned entries;   /* FOUND: entries that matched (>1: duplicate) */
+	int ambiguous;      /* FOUND: the entries lead to different
 			       decisions (different targets, or a target and
 			       none); TARGET is then meaningless */
 	const char *source; /* static: "mirror" when a mirror answered, or NULL */
 };
 
-void dir_answer_clear(struct dir_answer *a);
+void directory_answer_clear(struct directory_answer *a);
 
 struct directory;
 
@@ -42,7 +42,7 @@ struct directory;
  * One asynchronous lookup in progress.  Backends embed it first in their
  * own operation object and set both fields in start().
  */
-struct dir_op {
+struct directory_op {
 	struct directory *dir;
 	uint64_t deadline_ms;  /* CLOCK_MONOTONIC ms: abandon it then */
 };
@@ -57,7 +57,7 @@ struct directory_ops {
 	 * directory's timeout.
 	 */
 	void (*lookup)(struct directory *d, const char *address,
-	    struct dir_answer *out);
+	    struct directory_answer *out);
 	void (*close)(struct directory *d);
 
 	/*
@@ -75,14 +75,14 @@ struct directory_ops {
 	 * poll: collect the answer without blocking.  1: done, OUT filled and
 	 * OP freed; 0: not yet (its deadline_ms may have moved, e.g. when a
 	 * stale connection was reopened and the query sent again).
-	 * abandon: give up (the deadline passed): OUT becomes DIR_ERROR,
+	 * abandon: give up (the deadline passed): OUT becomes DIRECTORY_ERROR,
 	 * OP is freed.
 	 */
-	struct dir_op *(*start)(struct directory *d, const char *address,
-	    struct dir_answer *out);
-	int (*fd)(struct dir_op *op);
-	int (*poll)(struct dir_op *op, struct dir_answer *out);
-	void (*abandon)(struct dir_op *op, struct dir_answer *out);
+	struct directory_op *(*start)(struct directory *d, const char *address,
+	    struct directory_answer *out);
+	int (*fd)(struct directory_op *op);
+	int (*poll)(struct directory_op *op, struct directory_answer *out);
+	void (*abandon)(struct directory_op *op, struct directory_answer *out);
 };
 
 /* Every directory object starts with this header. */
@@ -104,7 +104,7 @@ const char *directory_backend_for(const struct directory_config *cfg);
 struct directory *directory_open(const struct directory_ops *ops,
     const struct directory_config *cfg);
 void directory_lookup(struct directory *d, const char *address,
-    struct dir_answer *out);
+    struct directory_answer *out);
 void directory_close(struct directory *d);
 
 /*
@@ -112,10 +112,11 @@ void directory_close(struct directory *d);
  * directory_lookup (and returns NULL, OUT answered) for a backend without
  * asynchronous operations.  OUT: as for directory_lookup.
  */
-struct dir_op *directory_start(struct directory *d, const char *address,
-    struct dir_answer *out);
-int directory_op_fd(struct dir_op *op);
-int directory_op_poll(struct dir_op *op, struct dir_answer *out);
-void directory_op_abandon(struct dir_op *op, struct dir_answer *out);
+struct directory_op *directory_start(struct directory *d, const char *address,
+    struct directory_answer *out);
+int directory_op_fd(struct directory_op *op);
+int directory_op_poll(struct directory_op *op, struct directory_answer *out);
+void directory_op_abandon(struct directory_op *op,
+    struct directory_answer *out);
 
 #endif

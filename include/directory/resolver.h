@@ -36,7 +36,7 @@ struct resolver_call {
  * decision/decide.h); CTX is a struct resolver_call *.
  */
 void resolver_lookup(void *ctx, const struct domain_config *dom,
-    const char *address, struct dir_answer *answers);
+    const char *address, struct directory_answer *answers);
 
 /* "hit", "miss", or NULL when no directory was asked. */
 const char *resolver_call_cache(const struct resolver_call *call);

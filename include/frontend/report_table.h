@@ -55,6 +55,6 @@ const struct report_tuple *report_table_find(const struct report_table *t,
  * target is a new string.  Returns 0, or -1 when out of memory.
  */
 int report_table_answer(const struct report_tuple *group, size_t n,
-    uint32_t dir, struct dir_answer *out);
+    uint32_t dir, struct directory_answer *out);
 
 #endif

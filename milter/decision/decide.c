@@ -141,7 +141,7 @@ enum scan_result { SCAN_NONE, SCAN_FOUND, SCAN_ERROR, SCAN_NOMEM };
  * domain's order) that found the key wins, unless one before it failed.
  */
 static enum scan_result
-scan_answers(const struct domain_config *dom, struct dir_answer *answers,
+scan_answers(const struct domain_config *dom, struct directory_answer *answers,
     struct decision *out, size_t *winner)
 {
 	enum scan_result res = SCAN_NONE;
@@ -150,7 +150,7 @@ scan_answers(const struct domain_config *dom, struct dir_answer *answers,
 		const char *name = dom->dirs[i]->name;
 
 		switch (answers[i].status) {
-		case DIR_FOUND:
+		case DIRECTORY_FOUND:
 			if (res == SCAN_NONE) {
 				res = SCAN_FOUND;
 				*winner = i;
@@ -158,7 +158,7 @@ scan_answers(const struct domain_config *dom, struct dir_answer *answers,
 			    list_append(&out->conflict, name, NULL) < 0)
 				return SCAN_NOMEM;
 			break;
-		case DIR_ERROR:
+		case DIRECTORY_ERROR:
 			if (res == SCAN_FOUND)
 				break;	/* after the winner: irrelevant */
 			if (list_append(&out->error, name,
@@ -167,7 +167,7 @@ scan_answers(const struct domain_config *dom, struct dir_answer *answers,
 			if (res == SCAN_NONE)
 				res = SCAN_ERROR;
 			break;
-		case DIR_NOTFOUND:
+		case DIRECTORY_NOTFOUND:
 			break;
 		}
 	}
@@ -176,7 +176,7 @@ scan_answers(const struct domain_config *dom, struct dir_answer *answers,
 
 static void
 found(const struct domain_config *dom, const struct address *a,
-    const struct decide_input *in, const struct dir_answer *ans,
+    const struct decide_input *in, const struct directory_answer *ans,
     const struct directory_config *dir, struct decision *out)
 {
 	int rc = 0;
@@ -229,7 +229,7 @@ decide_one(const struct config *cfg, const struct decide_input *in,
     decide_lookup_fn lookup, void *lookup_ctx, struct decision *out)
 {
 	const struct domain_config *dom;
-	struct dir_answer *answers = NULL;
+	struct directory_answer *answers = NULL;
 	struct address a;
 	char *keys[2] = { NULL, NULL };
 	bool mirrored = true;
@@ -295,7 +295,7 @@ decide_one(const struct config *cfg, const struct decide_input *in,
 		} else if (res == SCAN_ERROR)
 			on_error(cfg, dom, out);
 		for (size_t i = 0; i < dom->n_dirs; i++)
-			dir_answer_clear(&answers[i]);
+			directory_answer_clear(&answers[i]);
 		if (res == SCAN_NOMEM)
 			goto nomem;
 		if (res != SCAN_NONE)

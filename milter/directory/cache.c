@@ -65,11 +65,11 @@ struct entry {
 	uint32_t hash;		/* low 32 bits of the key hash */
 	uint32_t dir;
 	uint16_t alen;		/* strlen(address) */
-	uint8_t status;		/* DIR_FOUND or DIR_NOTFOUND */
+	uint8_t status;		/* DIRECTORY_FOUND or _NOTFOUND */
 	uint8_t has_target;	/* target follows the address's NUL */
 	uint8_t cls;		/* slot size class */
-	uint8_t entries;	/* dir_answer.entries, at most 255 */
-	uint8_t ambiguous;	/* dir_answer.ambiguous */
+	uint8_t entries;	/* directory_answer.entries, at most 255 */
+	uint8_t ambiguous;	/* directory_answer.ambiguous */
 	char data[];		/* address NUL [target NUL] */
 };
 
@@ -372,7 +372,7 @@ shard_grow(struct shard *s)
 
 int
 cache_get(struct cache *c, size_t dir_index, const char *address,
-    struct dir_answer *out)
+    struct directory_answer *out)
 {
 	struct shard *s;
 	struct entry *e, **pp;
@@ -380,7 +380,7 @@ cache_get(struct cache *c, size_t dir_index, const char *address,
 	uint64_t h, now;
 	size_t alen;
 	int hit = 0;
-	enum dir_status status = DIR_NOTFOUND;
+	enum directory_status status = DIRECTORY_NOTFOUND;
 	unsigned entries = 0;
 	int ambiguous = 0;
 
@@ -400,7 +400,7 @@ cache_get(struct cache *c, size_t dir_index, const char *address,
 	} else if (e != NULL) {
 		lru_unlink(&e->lru);
 		lru_push_front(s, &e->lru);
-		status = (enum dir_status)e->status;
+		status = (enum directory_status)e->status;
 		entries = e->entries;
 		ambiguous = e->ambiguous;
 		hit = 1;
@@ -423,7 +423,7 @@ cache_get(struct cache *c, size_t dir_index, const char *address,
 
 void
 cache_put(struct cache *c, size_t dir_index, const char *address,
-    const struct dir_answer *a)
+    const struct directory_answer *a)
 {
 	struct shard *s;
 	struct entry *e = NULL, *old, **pp;
@@ -435,16 +435,16 @@ cache_put(struct cache *c, size_t dir_index, const char *address,
 	if (c == NULL || address == NULL || a == NULL ||
 	    dir_index > UINT32_MAX)
 		return;
-	if (a->status == DIR_FOUND)
+	if (a->status == DIRECTORY_FOUND)
 		ttl = c->ttl_ms;
-	else if (a->status == DIR_NOTFOUND)
+	else if (a->status == DIRECTORY_NOTFOUND)
 		ttl = c->negative_ttl_ms;
 	else
 		return;		/* errors are never cached */
 	h = cache_hash(c, (uint32_t)dir_index, address, &alen);
 	if (alen > UINT16_MAX)
 		return;
-	has_target = a->status == DIR_FOUND && a->target != NULL;
+	has_target = a->status == DIRECTORY_FOUND && a->target != NULL;
 	if (has_target)
 		tlen = strlen(a->target) + 1;
 	expires = cache_now() + ttl;

@@ -6,21 +6,39 @@
 
 #include "directory/directory.h"
 
+/* A new answer, before the backend fills it: an error until it says more. */
+static void
+answer_reset(struct directory_answer *out)
+{
+	out->status = DIRECTORY_ERROR;
+	out->target = NULL;
+	out->error = NULL;
+	out->cached = 0;
+	out->entries = 0;
+	out->ambiguous = 0;
+	out->source = NULL;
+}
+
+/* A finished answer keeps a target only when found. */
+static void
+answer_done(struct directory_answer *out)
+{
+	if (out->status != DIRECTORY_FOUND) {
+		free(out->target);
+		out->target = NULL;
+	}
+}
+
 /* Free what A holds and leave it "not found", ready for another lookup. */
 void
-dir_answer_clear(struct dir_answer *a)
+directory_answer_clear(struct directory_answer *a)
 {
 	if (a == NULL)
 		return;
 	free(a->target);
 	free(a->error);
-	a->status = DIR_NOTFOUND;
-	a->target = NULL;
-	a->error = NULL;
-	a->cached = 0;
-	a->entries = 0;
-	a->ambiguous = 0;
-	a->source = NULL;
+	answer_reset(a);
+	a->status = DIRECTORY_NOTFOUND;
 }
 
 /* The backend's open; NULL when it fails (bad configuration, no memory). */
@@ -41,49 +59,18 @@ directory_open(const struct directory_ops *ops,
 
 /*
  * Look ADDRESS up in D.  OUT is overwritten (it must hold nothing to free:
- * new, or cleared with dir_answer_clear) and always has an outcome: a
- * backend that sets none gives DIR_ERROR.
+ * new, or cleared with directory_answer_clear) and always has an outcome: a
+ * backend that sets none gives DIRECTORY_ERROR.
  */
 void
 directory_lookup(struct directory *d, const char *address,
-    struct dir_answer *out)
+    struct directory_answer *out)
 {
-	out->status = DIR_ERROR;
-	out->target = NULL;
-	out->error = NULL;
-	out->cached = 0;
-	out->entries = 0;
-	out->ambiguous = 0;
-	out->source = NULL;
+	answer_reset(out);
 	if (d == NULL || d->ops == NULL || d->ops->lookup == NULL)
 		return;
 	d->ops->lookup(d, address, out);
-	if (out->status != DIR_FOUND) {
-		free(out->target);
-		out->target = NULL;
-	}
-}
-
-static void
-answer_reset(struct dir_answer *out)
-{
-	out->status = DIR_ERROR;
-	out->target = NULL;
-	out->error = NULL;
-	out->cached = 0;
-	out->entries = 0;
-	out->ambiguous = 0;
-	out->source = NULL;
-}
-
-/* A finished answer keeps a target only when found. */
-static void
-answer_done(struct dir_answer *out)
-{
-	if (out->status != DIR_FOUND) {
-		free(out->target);
-		out->target = NULL;
-	}
+	answer_done(out);
 }
 
 static int
@@ -95,11 +82,11 @@ has_async(const struct directory *d)
 	    o->abandon != NULL;
 }
 
-struct dir_op *
+struct directory_op *
 directory_start(struct directory *d, const char *address,
-    struct dir_answer *out)
+    struct directory_answer *out)
 {
-	struct dir_op *op;
+	struct directory_op *op;
 
 	if (d == NULL || d->ops == NULL || !has_async(d)) {
 		directory_lookup(d, address, out);
@@ -112,13 +99,13 @@ directory_start(struct directory *d, const char *address,
 }
 
 int
-directory_op_fd(struct dir_op *op)
+directory_op_fd(struct directory_op *op)
 {
 	return op->dir->ops->fd(op);
 }
 
 int
-directory_op_poll(struct dir_op *op, struct dir_answer *out)
+directory_op_poll(struct directory_op *op, struct directory_answer *out)
 {
 	if (op->dir->ops->poll(op, out) == 0)
 		return 0;
@@ -127,7 +114,7 @@ directory_op_poll(struct dir_op *op, struct dir_answer *out)
 }
 
 void
-directory_op_abandon(struct dir_op *op, struct dir_answer *out)
+directory_op_abandon(struct directory_op *op, struct directory_answer *out)
 {
 	op->dir->ops->abandon(op, out);
 	answer_done(out);

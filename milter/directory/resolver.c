@@ -86,10 +86,10 @@ resolver_close(struct resolver *r)
  */
 static int
 ask_parallel(struct resolver *r, const struct domain_config *dom,
-    const char *address, struct dir_answer *answers)
+    const char *address, struct directory_answer *answers)
 {
 	size_t n = dom->n_dirs, pending = 0, i;
-	struct dir_op **ops = calloc(n, sizeof(*ops));
+	struct directory_op **ops = calloc(n, sizeof(*ops));
 	struct pollfd *fds = calloc(n, sizeof(*fds));
 
 	if (ops == NULL || fds == NULL) {
@@ -171,12 +171,12 @@ ask_parallel(struct resolver *r, const struct domain_config *dom,
  */
 static void
 confirm_unknown(struct resolver *r, const struct domain_config *dom,
-    const char *address, struct dir_answer *answers)
+    const char *address, struct directory_answer *answers)
 {
 	size_t i;
 
 	for (i = 0; i < dom->n_dirs; i++)
-		if (answers[i].status != DIR_NOTFOUND)
+		if (answers[i].status != DIRECTORY_NOTFOUND)
 			return;
 	for (i = 0; i < dom->n_dirs; i++)
 		if (mirror_confirm(r->dirs[dom->dirs[i]->index], address,
@@ -186,7 +186,7 @@ confirm_unknown(struct resolver *r, const struct domain_config *dom,
 
 void
 resolver_lookup(void *ctx, const struct domain_config *dom,
-    const char *address, struct dir_answer *answers)
+    const char *address, struct directory_answer *answers)
 {
 	struct resolver_call *call = ctx;
 	struct resolver *r = call->resolver;

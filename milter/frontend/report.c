@@ -31,7 +31,7 @@ struct lookup_ctx {
 /* What a directory answers for ADDRESS: the tuples that have it. */
 static void
 table_lookup(void *ctx, const struct domain_config *dom, const char *address,
-    struct dir_answer *answers)
+    struct directory_answer *answers)
 {
 	struct lookup_ctx *c = ctx;
 	const struct report_tuple *g = NULL;
@@ -52,7 +52,7 @@ table_lookup(void *ctx, const struct domain_config *dom, const char *address,
 		    (uint32_t)dom->dirs[i]->index, &answers[i]) == 0)
 			continue;
 		c->nomem = true;
-		answers[i].status = DIR_ERROR;
+		answers[i].status = DIRECTORY_ERROR;
 		answers[i].error = strdup("out of memory");
 	}
 }

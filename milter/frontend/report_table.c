@@ -147,12 +147,12 @@ same_target(const char *a, const char *b)
 
 int
 report_table_answer(const struct report_tuple *group, size_t n,
-    uint32_t dir, struct dir_answer *out)
+    uint32_t dir, struct directory_answer *out)
 {
 	const char *first = NULL;
 
 	memset(out, 0, sizeof(*out));
-	out->status = DIR_NOTFOUND;
+	out->status = DIRECTORY_NOTFOUND;
 	for (size_t i = 0; i < n; i++) {
 		if (group[i].dir != dir)
 			continue;
@@ -164,9 +164,9 @@ report_table_answer(const struct report_tuple *group, size_t n,
 	}
 	if (out->entries == 0)
 		return 0;
-	out->status = DIR_FOUND;
+	out->status = DIRECTORY_FOUND;
 	if (first != NULL && (out->target = strdup(first)) == NULL) {
-		out->status = DIR_NOTFOUND;
+		out->status = DIRECTORY_NOTFOUND;
 		out->entries = 0;
 		return -1;
 	}

@@ -34,7 +34,7 @@
 static struct directory *dir;
 static char **addrs;
 static int n_addrs;
-static struct dir_answer *want;
+static struct directory_answer *want;
 
 static double
 now_ms(void)
@@ -48,18 +48,18 @@ now_ms(void)
 static void
 answer(const char *addr)
 {
-	struct dir_answer a;
+	struct directory_answer a;
 	double t0 = now_ms(), ms;
 
 	directory_lookup(dir, addr, &a);
 	ms = now_ms() - t0;
 	switch (a.status) {
-	case DIR_FOUND:
+	case DIRECTORY_FOUND:
 		printf("%s found", addr);
 		if (a.target != NULL)
 			printf(" target=%s", a.target);
 		break;
-	case DIR_NOTFOUND:
+	case DIRECTORY_NOTFOUND:
 		printf("%s notfound", addr);
 		break;
 	default:
@@ -69,11 +69,11 @@ answer(const char *addr)
 	}
 	printf(" ms=%.0f\n", ms);
 	fflush(stdout);
-	dir_answer_clear(&a);
+	directory_answer_clear(&a);
 }
 
 static int
-same(const struct dir_answer *a, const struct dir_answer *b)
+same(const struct directory_answer *a, const struct directory_answer *b)
 {
 	if (a->status != b->status)
 		return 0;
@@ -90,12 +90,12 @@ worker(void *arg)
 
 	for (r = 0; r < ROUNDS; r++) {
 		for (i = 0; i < n_addrs; i++) {
-			struct dir_answer a;
+			struct directory_answer a;
 
 			directory_lookup(dir, addrs[i], &a);
 			if (!same(&a, &want[i]))
 				(*mismatches)++;
-			dir_answer_clear(&a);
+			directory_answer_clear(&a);
 		}
 	}
 	return NULL;
@@ -123,7 +123,7 @@ threads(int n)
 	printf("threads=%d lookups=%d mismatches=%ld\n", n,
 	    n * ROUNDS * n_addrs, total);
 	for (i = 0; i < n_addrs; i++)
-		dir_answer_clear(&want[i]);
+		directory_answer_clear(&want[i]);
 	free(want);
 	free(mism);
 	free(t);

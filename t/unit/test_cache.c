@@ -38,10 +38,10 @@ teardown_clock(void **state)
 	return 0;
 }
 
-static struct dir_answer
-answer(enum dir_status status, const char *target)
+static struct directory_answer
+answer(enum directory_status status, const char *target)
 {
-	struct dir_answer a = { .status = status, .target = (char *)target };
+	struct directory_answer a = { .status = status, .target = (char *)target };
 
 	return a;
 }
@@ -49,9 +49,9 @@ answer(enum dir_status status, const char *target)
 /* Fail unless (DIR, ADDR) is a hit with WANT_STATUS and WANT_TARGET. */
 static void
 expect_hit(struct cache *c, size_t dir, const char *addr,
-    enum dir_status want_status, const char *want_target)
+    enum directory_status want_status, const char *want_target)
 {
-	struct dir_answer out = { .status = DIR_ERROR };
+	struct directory_answer out = { .status = DIRECTORY_ERROR };
 
 	if (!cache_get(c, dir, addr, &out))
 		fail_msg("get(%zu, %s): got miss, want hit", dir, addr);
@@ -71,19 +71,19 @@ expect_hit(struct cache *c, size_t dir, const char *addr,
 	if (out.error != NULL)
 		fail_msg("get(%zu, %s): got error %s, want NULL", dir, addr,
 		    out.error);
-	dir_answer_clear(&out);
+	directory_answer_clear(&out);
 }
 
 /* Fail unless (DIR, ADDR) is a miss that leaves OUT untouched. */
 static void
 expect_miss(struct cache *c, size_t dir, const char *addr)
 {
-	struct dir_answer out = { .status = DIR_ERROR, .cached = 7 };
+	struct directory_answer out = { .status = DIRECTORY_ERROR, .cached = 7 };
 
 	if (cache_get(c, dir, addr, &out))
 		fail_msg("get(%zu, %s): got hit (status %d), want miss", dir,
 		    addr, (int)out.status);
-	if (out.status != DIR_ERROR || out.target != NULL ||
+	if (out.status != DIRECTORY_ERROR || out.target != NULL ||
 	    out.error != NULL || out.cached != 7)
 		fail_msg("get(%zu, %s): miss modified OUT", dir, addr);
 }
@@ -94,17 +94,17 @@ test_hit_miss(void **state)
 	static const struct {
 		size_t dir;
 		const char *addr;
-		enum dir_status status;
+		enum directory_status status;
 		const char *target;
 	} cases[] = {
-		{ 0, "bob@corp.example", DIR_FOUND, "bob@legacy.corp.example" },
-		{ 0, "alice@corp.example", DIR_FOUND, NULL },
-		{ 0, "nobody@corp.example", DIR_NOTFOUND, NULL },
-		{ 3, "carol@other.example", DIR_FOUND, "carol@mx.example" },
-		{ 0, "", DIR_NOTFOUND, NULL },
+		{ 0, "bob@corp.example", DIRECTORY_FOUND, "bob@legacy.corp.example" },
+		{ 0, "alice@corp.example", DIRECTORY_FOUND, NULL },
+		{ 0, "nobody@corp.example", DIRECTORY_NOTFOUND, NULL },
+		{ 3, "carol@other.example", DIRECTORY_FOUND, "carol@mx.example" },
+		{ 0, "", DIRECTORY_NOTFOUND, NULL },
 	};
 	struct cache *c = cache_new(100, 60000, 60000);
-	struct dir_answer a;
+	struct directory_answer a;
 	size_t i;
 
 	(void)state;
@@ -124,17 +124,17 @@ test_hit_miss(void **state)
 	expect_miss(c, 1, "bob@corp.example");
 
 	/* A newer answer replaces the old one. */
-	a = answer(DIR_NOTFOUND, NULL);
+	a = answer(DIRECTORY_NOTFOUND, NULL);
 	cache_put(c, 0, "bob@corp.example", &a);
-	expect_hit(c, 0, "bob@corp.example", DIR_NOTFOUND, NULL);
+	expect_hit(c, 0, "bob@corp.example", DIRECTORY_NOTFOUND, NULL);
 	if (cache_count(c) != 5)
 		fail_msg("count after replace: got %zu, want 5",
 		    cache_count(c));
 
 	/* Not-found answers carry no target even if the caller set one. */
-	a = answer(DIR_NOTFOUND, "junk@example");
+	a = answer(DIRECTORY_NOTFOUND, "junk@example");
 	cache_put(c, 0, "dave@corp.example", &a);
-	expect_hit(c, 0, "dave@corp.example", DIR_NOTFOUND, NULL);
+	expect_hit(c, 0, "dave@corp.example", DIRECTORY_NOTFOUND, NULL);
 	cache_free(c);
 }
 
@@ -143,26 +143,26 @@ test_ttl_expiry(void **state)
 {
 	static const struct {
 		const char *name;
-		enum dir_status status;
+		enum directory_status status;
 		uint64_t after;		/* ms after the put */
 		int want_hit;
 	} cases[] = {
-		{ "found, immediately", DIR_FOUND, 0, 1 },
-		{ "found, just before ttl", DIR_FOUND, 4999, 1 },
-		{ "found, at ttl", DIR_FOUND, 5000, 0 },
-		{ "found, long after", DIR_FOUND, 3600000, 0 },
-		{ "notfound, just before ttl", DIR_NOTFOUND, 999, 1 },
-		{ "notfound, at ttl", DIR_NOTFOUND, 1000, 0 },
-		{ "notfound, before positive ttl", DIR_NOTFOUND, 4000, 0 },
+		{ "found, immediately", DIRECTORY_FOUND, 0, 1 },
+		{ "found, just before ttl", DIRECTORY_FOUND, 4999, 1 },
+		{ "found, at ttl", DIRECTORY_FOUND, 5000, 0 },
+		{ "found, long after", DIRECTORY_FOUND, 3600000, 0 },
+		{ "notfound, just before ttl", DIRECTORY_NOTFOUND, 999, 1 },
+		{ "notfound, at ttl", DIRECTORY_NOTFOUND, 1000, 0 },
+		{ "notfound, before positive ttl", DIRECTORY_NOTFOUND, 4000, 0 },
 	};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cache *c = cache_new(100, 5000, 1000);
-		struct dir_answer a = answer(cases[i].status,
-		    cases[i].status == DIR_FOUND ? "t@example" : NULL);
-		struct dir_answer out = { .status = DIR_ERROR };
+		struct directory_answer a = answer(cases[i].status,
+		    cases[i].status == DIRECTORY_FOUND ? "t@example" : NULL);
+		struct directory_answer out = { .status = DIRECTORY_ERROR };
 		int got;
 
 		assert_non_null(c);
@@ -177,7 +177,7 @@ test_ttl_expiry(void **state)
 		if (cache_count(c) != (size_t)cases[i].want_hit)
 			fail_msg("%s: count got %zu, want %d", cases[i].name,
 			    cache_count(c), cases[i].want_hit);
-		dir_answer_clear(&out);
+		directory_answer_clear(&out);
 		cache_free(c);
 	}
 }
@@ -186,11 +186,11 @@ static void
 test_errors_not_stored(void **state)
 {
 	struct cache *c = cache_new(100, 60000, 60000);
-	struct dir_answer a = answer(DIR_FOUND, "bob@legacy.example");
+	struct directory_answer a = answer(DIRECTORY_FOUND, "bob@legacy.example");
 
 	(void)state;
 	assert_non_null(c);
-	a.status = DIR_ERROR;
+	a.status = DIRECTORY_ERROR;
 	a.error = (char *)"ldap: timeout";
 	cache_put(c, 0, "bob@corp.example", &a);
 	expect_miss(c, 0, "bob@corp.example");
@@ -198,11 +198,11 @@ test_errors_not_stored(void **state)
 		fail_msg("count: got %zu, want 0", cache_count(c));
 
 	/* An error does not evict a good answer either. */
-	a = answer(DIR_FOUND, "bob@legacy.example");
+	a = answer(DIRECTORY_FOUND, "bob@legacy.example");
 	cache_put(c, 0, "bob@corp.example", &a);
-	a.status = DIR_ERROR;
+	a.status = DIRECTORY_ERROR;
 	cache_put(c, 0, "bob@corp.example", &a);
-	expect_hit(c, 0, "bob@corp.example", DIR_FOUND, "bob@legacy.example");
+	expect_hit(c, 0, "bob@corp.example", DIRECTORY_FOUND, "bob@legacy.example");
 	cache_free(c);
 }
 
@@ -225,21 +225,21 @@ test_ttl_zero(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cache *c = cache_new(100, cases[i].ttl,
 		    cases[i].negative_ttl);
-		struct dir_answer f = answer(DIR_FOUND, "t@example");
-		struct dir_answer n = answer(DIR_NOTFOUND, NULL);
-		struct dir_answer out = { .status = DIR_ERROR };
+		struct directory_answer f = answer(DIRECTORY_FOUND, "t@example");
+		struct directory_answer n = answer(DIRECTORY_NOTFOUND, NULL);
+		struct directory_answer out = { .status = DIRECTORY_ERROR };
 		int got;
 
 		assert_non_null(c);
 		cache_put(c, 0, "found@example", &f);
 		cache_put(c, 0, "notfound@example", &n);
 		got = cache_get(c, 0, "found@example", &out);
-		dir_answer_clear(&out);
+		directory_answer_clear(&out);
 		if (got != cases[i].want_found)
 			fail_msg("%s: found: got hit=%d, want %d",
 			    cases[i].name, got, cases[i].want_found);
 		got = cache_get(c, 0, "notfound@example", &out);
-		dir_answer_clear(&out);
+		directory_answer_clear(&out);
 		if (got != cases[i].want_notfound)
 			fail_msg("%s: notfound: got hit=%d, want %d",
 			    cases[i].name, got, cases[i].want_notfound);
@@ -248,12 +248,12 @@ test_ttl_zero(void **state)
 		cache_put(c, 0, "found@example", &n);
 		cache_put(c, 0, "notfound@example", &f);
 		got = cache_get(c, 0, "found@example", &out);
-		dir_answer_clear(&out);
+		directory_answer_clear(&out);
 		if (got != cases[i].want_notfound)
 			fail_msg("%s: found->notfound: got hit=%d, want %d",
 			    cases[i].name, got, cases[i].want_notfound);
 		got = cache_get(c, 0, "notfound@example", &out);
-		dir_answer_clear(&out);
+		directory_answer_clear(&out);
 		if (got != cases[i].want_found)
 			fail_msg("%s: notfound->found: got hit=%d, want %d",
 			    cases[i].name, got, cases[i].want_found);
@@ -283,7 +283,7 @@ test_bound(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t max = cases[i].max, n = max * 10 + 10, got;
 		struct cache *c = cache_new(max, 60000, 60000);
-		struct dir_answer a = answer(DIR_FOUND, "target@example");
+		struct directory_answer a = answer(DIRECTORY_FOUND, "target@example");
 
 		assert_non_null(c);
 		for (k = 0; k < n; k++) {
@@ -302,7 +302,7 @@ test_bound(void **state)
 			    got, cases[i].want_min);
 		for (k = n - cases[i].want_recent; k < n; k++) {
 			snprintf(addr, sizeof(addr), "user%zu@corp.example", k);
-			expect_hit(c, k % 3, addr, DIR_FOUND, "target@example");
+			expect_hit(c, k % 3, addr, DIRECTORY_FOUND, "target@example");
 		}
 		cache_free(c);
 	}
@@ -312,8 +312,8 @@ static void
 test_lru_order(void **state)
 {
 	struct cache *c = cache_new(4, 60000, 60000);
-	struct dir_answer a = answer(DIR_FOUND, "t@example");
-	struct dir_answer out = { .status = DIR_ERROR };
+	struct directory_answer a = answer(DIRECTORY_FOUND, "t@example");
+	struct directory_answer out = { .status = DIRECTORY_ERROR };
 
 	(void)state;
 	assert_non_null(c);
@@ -323,17 +323,17 @@ test_lru_order(void **state)
 	cache_put(c, 0, "d@x", &a);
 	/* Touch a: b is now the least recently used. */
 	assert_int_equal(cache_get(c, 0, "a@x", &out), 1);
-	dir_answer_clear(&out);
+	directory_answer_clear(&out);
 	cache_put(c, 0, "e@x", &a);
 	expect_miss(c, 0, "b@x");
-	expect_hit(c, 0, "a@x", DIR_FOUND, "t@example");
+	expect_hit(c, 0, "a@x", DIRECTORY_FOUND, "t@example");
 	/* Order now (old to new): c d e a.  Re-putting c refreshes it. */
 	cache_put(c, 0, "c@x", &a);
 	cache_put(c, 0, "f@x", &a);
 	expect_miss(c, 0, "d@x");
-	expect_hit(c, 0, "c@x", DIR_FOUND, "t@example");
-	expect_hit(c, 0, "e@x", DIR_FOUND, "t@example");
-	expect_hit(c, 0, "f@x", DIR_FOUND, "t@example");
+	expect_hit(c, 0, "c@x", DIRECTORY_FOUND, "t@example");
+	expect_hit(c, 0, "e@x", DIRECTORY_FOUND, "t@example");
+	expect_hit(c, 0, "f@x", DIRECTORY_FOUND, "t@example");
 	if (cache_count(c) != 4)
 		fail_msg("count: got %zu, want 4", cache_count(c));
 	cache_free(c);
@@ -343,7 +343,7 @@ static void
 test_flush(void **state)
 {
 	struct cache *c = cache_new(10000, 60000, 60000);
-	struct dir_answer a = answer(DIR_FOUND, "t@example");
+	struct directory_answer a = answer(DIRECTORY_FOUND, "t@example");
 	char addr[64];
 	int k;
 
@@ -363,7 +363,7 @@ test_flush(void **state)
 	expect_miss(c, 0, "u4999@corp.example");
 	/* Usable after a flush; flushing an empty cache is fine. */
 	cache_put(c, 0, "u1@corp.example", &a);
-	expect_hit(c, 0, "u1@corp.example", DIR_FOUND, "t@example");
+	expect_hit(c, 0, "u1@corp.example", DIRECTORY_FOUND, "t@example");
 	cache_flush(c);
 	cache_flush(c);
 	assert_int_equal(cache_count(c), 0);
@@ -374,8 +374,8 @@ static void
 test_target_copied(void **state)
 {
 	struct cache *c = cache_new(100, 60000, 60000);
-	struct dir_answer a = { .status = DIR_FOUND };
-	struct dir_answer out = { .status = DIR_ERROR };
+	struct directory_answer a = { .status = DIRECTORY_FOUND };
+	struct directory_answer out = { .status = DIRECTORY_ERROR };
 
 	(void)state;
 	assert_non_null(c);
@@ -384,7 +384,7 @@ test_target_copied(void **state)
 	cache_put(c, 0, "bob@corp.example", &a);
 	/* The caller owns and frees its answer; the cache kept a copy. */
 	memset(a.target, 'X', strlen(a.target));
-	dir_answer_clear(&a);
+	directory_answer_clear(&a);
 	assert_int_equal(cache_get(c, 0, "bob@corp.example", &out), 1);
 	assert_non_null(out.target);
 	if (strcmp(out.target, "bob@legacy.corp.example") != 0)
@@ -392,8 +392,8 @@ test_target_copied(void **state)
 		    out.target);
 	/* The result is the caller's own copy too. */
 	out.target[0] = 'Z';
-	dir_answer_clear(&out);
-	expect_hit(c, 0, "bob@corp.example", DIR_FOUND,
+	directory_answer_clear(&out);
+	expect_hit(c, 0, "bob@corp.example", DIRECTORY_FOUND,
 	    "bob@legacy.corp.example");
 	cache_free(c);
 }
@@ -404,18 +404,18 @@ test_keys_apart(void **state)
 	static const struct {
 		size_t dir;
 		const char *addr;
-		enum dir_status status;
+		enum directory_status status;
 		const char *target;
 	} cases[] = {
-		{ 0, "bob@corp.example", DIR_FOUND, "bob@a.example" },
-		{ 1, "bob@corp.example", DIR_NOTFOUND, NULL },
-		{ 2, "bob@corp.example", DIR_FOUND, "bob@c.example" },
+		{ 0, "bob@corp.example", DIRECTORY_FOUND, "bob@a.example" },
+		{ 1, "bob@corp.example", DIRECTORY_NOTFOUND, NULL },
+		{ 2, "bob@corp.example", DIRECTORY_FOUND, "bob@c.example" },
 		/* The local part is case-preserved: distinct keys. */
-		{ 0, "Bob@corp.example", DIR_FOUND, "Bob@b.example" },
-		{ 0, "BOB@corp.example", DIR_NOTFOUND, NULL },
+		{ 0, "Bob@corp.example", DIRECTORY_FOUND, "Bob@b.example" },
+		{ 0, "BOB@corp.example", DIRECTORY_NOTFOUND, NULL },
 		/* Prefixes and extensions are distinct keys. */
-		{ 0, "bob@corp.exampl", DIR_FOUND, "prefix@example" },
-		{ 0, "bob+x@corp.example", DIR_FOUND, "ext@example" },
+		{ 0, "bob@corp.exampl", DIRECTORY_FOUND, "prefix@example" },
+		{ 0, "bob+x@corp.example", DIRECTORY_FOUND, "ext@example" },
 	};
 	struct cache *c = cache_new(100, 60000, 60000);
 	size_t i;
@@ -423,7 +423,7 @@ test_keys_apart(void **state)
 	(void)state;
 	assert_non_null(c);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct dir_answer a = answer(cases[i].status, cases[i].target);
+		struct directory_answer a = answer(cases[i].status, cases[i].target);
 
 		cache_put(c, cases[i].dir, cases[i].addr, &a);
 	}
@@ -461,11 +461,11 @@ xorshift(uint32_t *s)
 /* Every thread stores the same, deterministic answer for a key. */
 static void
 key_answer(unsigned dir, unsigned k, char *addr, size_t addrsz, char *target,
-    size_t targetsz, enum dir_status *status)
+    size_t targetsz, enum directory_status *status)
 {
 	snprintf(addr, addrsz, "user%u@dom%u.example", k, k % 7);
 	snprintf(target, targetsz, "u%u.d%u@legacy.example", k, dir);
-	*status = (k + dir) % 3 == 0 ? DIR_NOTFOUND : DIR_FOUND;
+	*status = (k + dir) % 3 == 0 ? DIRECTORY_NOTFOUND : DIRECTORY_FOUND;
 }
 
 static void *
@@ -479,8 +479,8 @@ worker_run(void *arg)
 	for (i = 0; i < NOPS; i++) {
 		uint32_t r = xorshift(&seed);
 		unsigned k = r % NKEYS, dir = (r >> 16) % NDIRS, op = (r >> 20) % 1000;
-		enum dir_status status;
-		struct dir_answer out = { .status = DIR_ERROR };
+		enum directory_status status;
+		struct directory_answer out = { .status = DIRECTORY_ERROR };
 
 		key_answer(dir, k, addr, sizeof(addr), target, sizeof(target),
 		    &status);
@@ -491,26 +491,26 @@ worker_run(void *arg)
 			}
 			w->hits++;
 			if (out.status != status ||
-			    (status == DIR_FOUND &&
+			    (status == DIRECTORY_FOUND &&
 			    (out.target == NULL ||
 			    strcmp(out.target, target) != 0)) ||
-			    (status == DIR_NOTFOUND && out.target != NULL)) {
+			    (status == DIRECTORY_NOTFOUND && out.target != NULL)) {
 				if (w->bad++ == 0)
 					snprintf(w->why, sizeof(w->why),
 					    "%s dir %u: got %d %s, want %d %s",
 					    addr, dir, (int)out.status,
 					    out.target ? out.target : "NULL",
 					    (int)status,
-					    status == DIR_FOUND ? target : "NULL");
+					    status == DIRECTORY_FOUND ? target : "NULL");
 			}
-			dir_answer_clear(&out);
+			directory_answer_clear(&out);
 		} else if (op < 980) {
-			struct dir_answer a = answer(status,
-			    status == DIR_FOUND ? target : NULL);
+			struct directory_answer a = answer(status,
+			    status == DIRECTORY_FOUND ? target : NULL);
 
 			cache_put(w->c, dir, addr, &a);
 		} else if (op < 999) {
-			struct dir_answer a = { .status = DIR_ERROR,
+			struct directory_answer a = { .status = DIRECTORY_ERROR,
 			    .error = (char *)"timeout" };
 
 			cache_put(w->c, dir, addr, &a);

@@ -58,7 +58,7 @@ struct fake {
 
 static void
 fake_lookup(void *ctx, const struct domain_config *dom, const char *address,
-    struct dir_answer *answers)
+    struct directory_answer *answers)
 {
 	struct fake *f = ctx;
 
@@ -67,19 +67,19 @@ fake_lookup(void *ctx, const struct domain_config *dom, const char *address,
 		const char *name = dom->dirs[i]->name;
 
 		memset(&answers[i], 0, sizeof(answers[i]));
-		answers[i].status = DIR_NOTFOUND;
+		answers[i].status = DIRECTORY_NOTFOUND;
 		for (size_t k = 0; k < 4 && f->down[k]; k++)
 			if (strcmp(f->down[k], name) == 0) {
-				answers[i].status = DIR_ERROR;
+				answers[i].status = DIRECTORY_ERROR;
 				answers[i].error = strdup("Can't contact LDAP server");
 			}
-		if (answers[i].status == DIR_ERROR)
+		if (answers[i].status == DIRECTORY_ERROR)
 			continue;
 		for (size_t k = 0; k < sizeof(fake_entries) / sizeof(fake_entries[0]); k++) {
 			const struct fake_entry *e = &fake_entries[k];
 			if (strcmp(e->dir, name) == 0 &&
 			    strcmp(e->address, address) == 0) {
-				answers[i].status = DIR_FOUND;
+				answers[i].status = DIRECTORY_FOUND;
 				answers[i].target = e->target ? strdup(e->target) : NULL;
 				answers[i].entries = e->entries ? e->entries : 1;
 				answers[i].ambiguous = e->ambiguous;

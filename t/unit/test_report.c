@@ -204,7 +204,7 @@ test_table(void **state)
 {
 	struct report_table t;
 	const struct report_tuple *g;
-	struct dir_answer a;
+	struct directory_answer a;
 	char *x[] = { "b@d", "a@d" }, *y[] = { "b@d" };
 	struct mirror_entry e1 = { .addrs = x, .n_addrs = 2,
 	    .target = "t@x", .has_target = true };
@@ -225,17 +225,17 @@ test_table(void **state)
 	g = report_table_find(&t, "b@d", &n);
 	assert_int_equal(n, 3);
 	assert_int_equal(report_table_answer(g, n, 0, &a), 0);
-	assert_int_equal(a.status, DIR_FOUND);
+	assert_int_equal(a.status, DIRECTORY_FOUND);
 	assert_int_equal(a.entries, 2);
 	assert_true(a.ambiguous);	/* a target and none */
-	dir_answer_clear(&a);
+	directory_answer_clear(&a);
 	assert_int_equal(report_table_answer(g, n, 1, &a), 0);
 	assert_int_equal(a.entries, 1);
 	assert_false(a.ambiguous);
 	assert_null(a.target);
-	dir_answer_clear(&a);
+	directory_answer_clear(&a);
 	assert_int_equal(report_table_answer(g, n, 2, &a), 0);
-	assert_int_equal(a.status, DIR_NOTFOUND);
+	assert_int_equal(a.status, DIRECTORY_NOTFOUND);
 	report_table_free(&t);
 }
 

@@ -21,7 +21,7 @@
 #define LDAPCONN_MAX_READS (4 * LDAPCONN_MAX_ENTRIES)
 
 struct directory_config;
-struct dir_answer;
+struct directory_answer;
 
 /* What every connection of one directory shares; built once at open. */
 struct ldapdir_params {
@@ -76,16 +76,18 @@ int ldapconn_search_send(struct ldapconn *c, const struct ldapdir_params *p,
 
 /*
  * Collect the answer to search MSGID on C, waiting at most TV (zero: only
- * read what has arrived, all of it: every message buffered or readable).  LDAP_TIMEOUT: no complete answer yet, OUT and
- * *ERR untouched apart from OUT being DIR_ERROR.  Otherwise OUT is filled:
- * DIR_FOUND (OUT->target set when the entry has a target attribute),
- * DIR_NOTFOUND, or DIR_ERROR with *ERR set to a new message; the return is
- * LDAP_SUCCESS when the connection is still usable (the server answered,
- * even with an error such as "No such object"), else the LDAP error code
- * (LDAP_SERVER_DOWN, ...): the caller must then close C.
+ * read what has arrived, all of it: every message buffered or readable).
+ * LDAP_TIMEOUT: no complete answer yet, OUT and *ERR untouched apart from
+ * OUT being DIRECTORY_ERROR.  Otherwise OUT is filled: DIRECTORY_FOUND
+ * (OUT->target set when the entry has a target attribute),
+ * DIRECTORY_NOTFOUND, or DIRECTORY_ERROR with *ERR set to a new message;
+ * the return is LDAP_SUCCESS when the connection is still usable (the
+ * server answered, even with an error such as "No such object"), else the
+ * LDAP error code (LDAP_SERVER_DOWN, ...): the caller must then close C.
  */
 int ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
-    int msgid, const struct timeval *tv, struct dir_answer *out, char **err);
+    int msgid, const struct timeval *tv, struct directory_answer *out,
+    char **err);
 
 /*
  * Whether the server behind connected C answers LDAP: read its root DSE

@@ -49,7 +49,7 @@ struct ldapdir {
 
 /* One lookup in progress (asynchronous, or the synchronous one). */
 struct ldapdir_op {
-	struct dir_op hdr;          /* first */
+	struct directory_op hdr;          /* first */
 	struct ldapdir *d;
 	struct ldapconn *c;
 	char *filter;
@@ -81,11 +81,11 @@ int ldapdir_connect_any(struct ldapdir *d, struct ldapconn *c, char **err);
 
 /* ldap_lookup.c: the operations of ldapdir_ops */
 void ldapdir_lookup(struct directory *dd, const char *address,
-    struct dir_answer *out);
-struct dir_op *ldapdir_start(struct directory *dd, const char *address,
-    struct dir_answer *out);
-int ldapdir_op_fd(struct dir_op *o);
-int ldapdir_op_poll(struct dir_op *o, struct dir_answer *out);
-void ldapdir_op_abandon(struct dir_op *o, struct dir_answer *out);
+    struct directory_answer *out);
+struct directory_op *ldapdir_start(struct directory *dd, const char *address,
+    struct directory_answer *out);
+int ldapdir_op_fd(struct directory_op *o);
+int ldapdir_op_poll(struct directory_op *o, struct directory_answer *out);
+void ldapdir_op_abandon(struct directory_op *o, struct directory_answer *out);
 
 #endif

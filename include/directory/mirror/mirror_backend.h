@@ -17,13 +17,13 @@ extern const struct directory_ops mirror_ops;
 
 /*
  * confirm_unknown: look ADDRESS up live in mirrored directory D, whose
- * mirror did not know it (OUT: its DIR_NOTFOUND answer).  When the live
+ * mirror did not know it (OUT: its DIRECTORY_NOTFOUND answer).  When the live
  * lookup finds it, OUT becomes that answer and the return is true; when it
  * does not, or cannot be made, OUT stays the mirror's "not found".  False
  * as well when D is not a mirror or confirm_unknown is off.
  */
 bool mirror_confirm(struct directory *d, const char *address,
-    struct dir_answer *out);
+    struct directory_answer *out);
 
 /* Whether D is served by the mirror backend. */
 bool mirror_is_mirror(const struct directory *d);

@@ -394,9 +394,9 @@ same_target(const char *a, const char *b)
  */
 static void
 read_entries(LDAP *ld, LDAPMessage *res, const struct ldapdir_params *p,
-    struct dir_answer *out, char **err)
+    struct directory_answer *out, char **err)
 {
-	out->status = DIR_FOUND;
+	out->status = DIRECTORY_FOUND;
 	out->target = NULL;
 	out->entries = 0;
 	out->ambiguous = 0;
@@ -407,7 +407,7 @@ read_entries(LDAP *ld, LDAPMessage *res, const struct ldapdir_params *p,
 		if (entry_target(ld, e, p, &t) < 0) {
 			free(out->target);
 			out->target = NULL;
-			out->status = DIR_ERROR;
+			out->status = DIRECTORY_ERROR;
 			*err = strdup("out of memory");
 			return;
 		}
@@ -448,7 +448,7 @@ ldapconn_search_send(struct ldapconn *c, const struct ldapdir_params *p,
 /* Fill OUT from the complete answer RES; see ldapconn_search_wait. */
 static int
 parse_answer(struct ldapconn *c, const struct ldapdir_params *p,
-    LDAPMessage *res, struct dir_answer *out, char **err)
+    LDAPMessage *res, struct directory_answer *out, char **err)
 {
 	LDAPMessage *e;
 	char *diag = NULL;
@@ -466,7 +466,7 @@ parse_answer(struct ldapconn *c, const struct ldapdir_params *p,
 	    result == LDAP_SIZELIMIT_EXCEEDED)) {
 		read_entries(c->ld, res, p, out, err);
 	} else if (result == LDAP_SUCCESS) {
-		out->status = DIR_NOTFOUND;
+		out->status = DIRECTORY_NOTFOUND;
 	} else {
 		/* E.g. no such object: a wrong base is an error, not a 5xx. */
 		*err = ldapconn_errtext(ldap_err2string(result), diag);
@@ -503,14 +503,15 @@ data_ready(struct ldapconn *c)
 
 int
 ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
-    int msgid, const struct timeval *tv, struct dir_answer *out, char **err)
+    int msgid, const struct timeval *tv, struct directory_answer *out,
+    char **err)
 {
 	LDAPMessage *res = NULL;
 	struct timeval t = *tv;
 	int rc, type;
 
 	*err = NULL;
-	out->status = DIR_ERROR;
+	out->status = DIRECTORY_ERROR;
 	out->target = NULL;
 	type = ldap_result(c->ld, msgid, LDAP_MSG_ALL, &t, &res);
 	/*
@@ -539,7 +540,7 @@ ldapconn_search_wait(struct ldapconn *c, const struct ldapdir_params *p,
 	}
 	if (res != NULL)
 		ldap_msgfree(res);
-	if (out->status == DIR_ERROR && *err == NULL)
+	if (out->status == DIRECTORY_ERROR && *err == NULL)
 		*err = strdup("out of memory");
 	return rc;
 }

@@ -44,11 +44,11 @@ op_free(struct ldapdir_op *op)
 
 /* Finish OP with an error: OUT gets ERR (taken), OP is freed. */
 static void
-op_fail(struct ldapdir_op *op, struct dir_answer *out, char *err)
+op_fail(struct ldapdir_op *op, struct directory_answer *out, char *err)
 {
 	free(out->target);
 	out->target = NULL;
-	out->status = DIR_ERROR;
+	out->status = DIRECTORY_ERROR;
 	out->error = err != NULL ? err : strdup("out of memory");
 	op_free(op);
 }
@@ -73,7 +73,7 @@ op_conn_failed(struct ldapdir_op *op, int rc, const char *err)
  * deadline set) or -1 (OUT answered, OP freed).
  */
 static int
-op_send(struct ldapdir_op *op, struct dir_answer *out)
+op_send(struct ldapdir_op *op, struct directory_answer *out)
 {
 	char *err = NULL;
 	int rc;
@@ -114,7 +114,7 @@ op_send(struct ldapdir_op *op, struct dir_answer *out)
  */
 static int
 op_collect(struct ldapdir_op *op, const struct timeval *tv,
-    struct dir_answer *out)
+    struct directory_answer *out)
 {
 	char *err = NULL;
 	int rc;
@@ -123,7 +123,7 @@ op_collect(struct ldapdir_op *op, const struct timeval *tv,
 	if (rc == LDAP_TIMEOUT && err == NULL)
 		return 0;
 	if (rc == LDAP_SUCCESS) {
-		if (out->status == DIR_ERROR)
+		if (out->status == DIRECTORY_ERROR)
 			out->error = err != NULL ? err : strdup("out of memory");
 		else
 			free(err);
@@ -137,7 +137,7 @@ op_collect(struct ldapdir_op *op, const struct timeval *tv,
 		free(err);
 		free(out->target);
 		out->target = NULL;
-		out->status = DIR_ERROR;
+		out->status = DIRECTORY_ERROR;
 		return op_send(op, out) == 0 ? 0 : 1;
 	}
 	op_conn_failed(op, rc, err);
@@ -163,7 +163,7 @@ no_conn_message(const struct ldapdir *d)
  * none is held: the directory's own searches decide about its servers).
  */
 static void
-op_timeout(struct ldapdir_op *op, struct dir_answer *out)
+op_timeout(struct ldapdir_op *op, struct directory_answer *out)
 {
 	const char *text = ldap_err2string(LDAP_TIMEOUT);
 	size_t server;
@@ -184,7 +184,7 @@ op_timeout(struct ldapdir_op *op, struct dir_answer *out)
  * failed); 0: sent, or still waiting.
  */
 static int
-op_dequeue(struct ldapdir_op *op, struct dir_answer *out)
+op_dequeue(struct ldapdir_op *op, struct directory_answer *out)
 {
 	char *msg;
 
@@ -205,13 +205,13 @@ op_dequeue(struct ldapdir_op *op, struct dir_answer *out)
  * deadline one timeout from now) and op_dequeue takes one later.
  */
 static struct ldapdir_op *
-op_begin(struct ldapdir *d, const char *address, struct dir_answer *out,
+op_begin(struct ldapdir *d, const char *address, struct directory_answer *out,
     bool async)
 {
 	struct ldapdir_op *op;
 	char *msg;
 
-	out->status = DIR_ERROR;
+	out->status = DIRECTORY_ERROR;
 	out->target = NULL;
 	out->error = NULL;
 	out->cached = 0;
@@ -249,7 +249,7 @@ op_begin(struct ldapdir *d, const char *address, struct dir_answer *out,
 
 void
 ldapdir_lookup(struct directory *dd, const char *address,
-    struct dir_answer *out)
+    struct directory_answer *out)
 {
 	struct ldapdir *d = (struct ldapdir *)dd;
 	struct ldapdir_op *op;
@@ -272,9 +272,9 @@ ldapdir_lookup(struct directory *dd, const char *address,
 	}
 }
 
-struct dir_op *
+struct directory_op *
 ldapdir_start(struct directory *dd, const char *address,
-    struct dir_answer *out)
+    struct directory_answer *out)
 {
 	struct ldapdir_op *op = op_begin((struct ldapdir *)dd, address, out,
 	    true);
@@ -283,7 +283,7 @@ ldapdir_start(struct directory *dd, const char *address,
 }
 
 int
-ldapdir_op_fd(struct dir_op *o)
+ldapdir_op_fd(struct directory_op *o)
 {
 	struct ldapdir_op *op = (struct ldapdir_op *)o;
 
@@ -293,7 +293,7 @@ ldapdir_op_fd(struct dir_op *o)
 }
 
 int
-ldapdir_op_poll(struct dir_op *o, struct dir_answer *out)
+ldapdir_op_poll(struct directory_op *o, struct directory_answer *out)
 {
 	static const struct timeval zero = { 0, 0 };
 	struct ldapdir_op *op = (struct ldapdir_op *)o;
@@ -304,7 +304,7 @@ ldapdir_op_poll(struct dir_op *o, struct dir_answer *out)
 }
 
 void
-ldapdir_op_abandon(struct dir_op *o, struct dir_answer *out)
+ldapdir_op_abandon(struct directory_op *o, struct directory_answer *out)
 {
 	op_timeout((struct ldapdir_op *)o, out);
 }

@@ -101,16 +101,16 @@ mirror_close(struct directory *dd)
 }
 
 static void
-answer_error(struct dir_answer *out, char *msg)
+answer_error(struct directory_answer *out, char *msg)
 {
-	out->status = DIR_ERROR;
+	out->status = DIRECTORY_ERROR;
 	out->error = msg != NULL ? msg : strdup("out of memory");
 }
 
 /* No usable copy: ask the directory live, else an error (WHY). */
 static void
 live_or_error(struct mirror_dir *d, const char *address,
-    struct dir_answer *out, const char *why)
+    struct directory_answer *out, const char *why)
 {
 	if (d->live != NULL) {
 		directory_lookup(d->live, address, out);
@@ -121,7 +121,7 @@ live_or_error(struct mirror_dir *d, const char *address,
 
 static void
 mirror_lookup(struct directory *dd, const char *address,
-    struct dir_answer *out)
+    struct directory_answer *out)
 {
 	struct mirror_dir *d = (struct mirror_dir *)dd;
 	const struct directory_config *cfg = d->hdr.cfg;
@@ -155,10 +155,10 @@ mirror_lookup(struct directory *dd, const char *address,
 		return;
 	}
 	if (hit.entries == 0) {
-		out->status = DIR_NOTFOUND;
+		out->status = DIRECTORY_NOTFOUND;
 		return;
 	}
-	out->status = DIR_FOUND;
+	out->status = DIRECTORY_FOUND;
 	out->target = hit.target;
 	out->entries = hit.entries;
 	out->ambiguous = hit.ambiguous;
@@ -172,25 +172,25 @@ mirror_is_mirror(const struct directory *d)
 
 bool
 mirror_confirm(struct directory *dd, const char *address,
-    struct dir_answer *out)
+    struct directory_answer *out)
 {
 	struct mirror_dir *d = (struct mirror_dir *)dd;
-	struct dir_answer live;
+	struct directory_answer live;
 
 	if (!mirror_is_mirror(dd) || !d->hdr.cfg->confirm_unknown ||
-	    d->live == NULL || out->status != DIR_NOTFOUND ||
+	    d->live == NULL || out->status != DIRECTORY_NOTFOUND ||
 	    out->source == NULL)
 		return false;
 	memset(&live, 0, sizeof(live));
 	directory_lookup(d->live, address, &live);
-	if (live.status != DIR_FOUND) {
+	if (live.status != DIRECTORY_FOUND) {
 		/* Not there either, or no answer: the mirror's stands. */
-		dir_answer_clear(&live);
+		directory_answer_clear(&live);
 		return false;
 	}
 	log_info("directory %s: %s found live, not yet in the mirror",
 	    d->hdr.cfg->name, address);
-	dir_answer_clear(out);
+	directory_answer_clear(out);
 	*out = live;
 	return true;
 }
