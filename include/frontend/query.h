@@ -5,7 +5,7 @@
 #define NSMILTER_QUERY_H
 
 #include <stdio.h>
-#include "process/runtime.h"
+#include "decision/runtime.h"
 
 /*
  * Decide each of ADDRS (N of them; "-" reads addresses from IN, one per

@@ -26,7 +26,7 @@
 #include "decision/recipient.h"
 #include "base/log.h"
 #include "frontend/milter.h"
-#include "process/runtime.h"
+#include "decision/runtime.h"
 
 #define HARVEST_TEXT "Too many unknown recipients, try again later"
 

@@ -13,7 +13,7 @@
 #include "base/log.h"
 #include "base/xfmt.h"
 #include "decision/recipient.h"
-#include "process/runtime.h"
+#include "decision/runtime.h"
 #include "frontend/transport_map.h"
 
 char *

@@ -30,7 +30,7 @@
 #include "process/daemon.h"
 #include "base/log.h"
 #include "frontend/milter.h"
-#include "process/runtime.h"
+#include "decision/runtime.h"
 #include "frontend/socketmap.h"
 #include "frontend/transport_map.h"
 

@@ -20,7 +20,7 @@
 #include "frontend/mirror_status.h"
 #include "frontend/query.h"
 #include "frontend/report.h"
-#include "process/runtime.h"
+#include "decision/runtime.h"
 
 #define DEFAULT_CONFIG "/etc/nsmilter/nsmilter.ini"
 

@@ -108,6 +108,8 @@ void ldapconn_abandon(struct ldapconn *c, int msgid);
 
 /* Unbind and forget the handle; C can be opened again. */
 void ldapconn_close(struct ldapconn *c);
+/* Close and free LIST, chained by next (outside the directory's lock). */
+void ldapconn_free_list(struct ldapconn *list);
 
 /* A new message "TEXT" or "TEXT (DIAG)"; NULL only when out of memory. */
 char *ldapconn_errtext(const char *text, const char *diag);

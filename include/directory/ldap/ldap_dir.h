@@ -72,7 +72,6 @@ void ldapdir_server_hold(struct ldapdir *d, size_t i, const char *err);
 void ldapdir_prober_stop(struct ldapdir *d);
 
 /* ldap_pool.c */
-void ldapdir_conns_free(struct ldapconn *list);
 struct ldapconn *ldapdir_pool_take(struct ldapdir *d);
 struct ldapconn *ldapdir_pool_try_take(struct ldapdir *d);
 void ldapdir_pool_signal(struct ldapdir *d);

@@ -170,7 +170,7 @@ ldapdir_close(struct directory *dd)
 		return;
 	/* The caller guarantees no lookup is running any more. */
 	ldapdir_prober_stop(d);
-	ldapdir_conns_free(d->idle);
+	ldapconn_free_list(d->idle);
 	d->idle = NULL;
 	for (size_t i = 0; i < d->n_servers; i++)
 		free(d->servers[i].error);

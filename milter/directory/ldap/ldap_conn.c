@@ -308,6 +308,18 @@ ldapconn_close(struct ldapconn *c)
 	c->uses = 0;
 }
 
+void
+ldapconn_free_list(struct ldapconn *list)
+{
+	struct ldapconn *c;
+
+	while ((c = list) != NULL) {
+		list = c->next;
+		ldapconn_close(c);
+		free(c);
+	}
+}
+
 /*
  * The target address in value V: a leading "smtp:" (any case) stripped,
  * surrounding blanks ignored.  Returns a new string, or NULL with *BAD set

@@ -161,7 +161,7 @@ ldapdir_server_hold(struct ldapdir *d, size_t i, const char *err)
 	prober_start(d);
 	pthread_cond_signal(&d->probe_cv);
 	pthread_mutex_unlock(&d->mu);
-	ldapdir_conns_free(drop);
+	ldapconn_free_list(drop);
 	if (!was_held)
 		log_warning("directory %s: server %s held down: %s",
 		    d->p.cfg->name, d->p.cfg->uri.v[i], err ? err : "error");

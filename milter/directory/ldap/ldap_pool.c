@@ -28,19 +28,6 @@
 #include "directory/ldap/ldap_conn.h"
 #include "directory/ldap/ldap_dir.h"
 
-/* Close and free a list of connections (outside d->mu). */
-void
-ldapdir_conns_free(struct ldapconn *list)
-{
-	struct ldapconn *c;
-
-	while ((c = list) != NULL) {
-		list = c->next;
-		ldapconn_close(c);
-		free(c);
-	}
-}
-
 /*
  * Make d->avail_fd readable exactly while a connection can be taken (one
  * is idle, or the pool is under its size); under d->mu, after every

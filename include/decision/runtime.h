@@ -4,7 +4,9 @@
  * A snapshot is a loaded configuration plus its running directories and
  * cache.  SIGHUP builds a new snapshot and installs it; every SMTP
  * connection holds a reference to the snapshot it started with until it
- * closes, so no callback ever sees half a configuration.
+ * closes, so no callback ever sees half a configuration.  It sits beside
+ * the recipient step, below the front ends that acquire it; the process
+ * (main.c, daemon.c) loads and installs it.
  */
 #ifndef NSMILTER_RUNTIME_H
 #define NSMILTER_RUNTIME_H
