@@ -244,24 +244,38 @@ put_packet(struct conn *c, char cmd, const void *data, size_t len)
 		put_bytes(c, data, len);
 }
 
-/* A packet of NUL-terminated strings: put_strings(c, cmd, "a", "b", NULL). */
-static void
-put_strings(struct conn *c, char cmd, const char *first, ...)
-{
-	unsigned char buf[4096];
-	size_t len = 0;
-	va_list ap;
+#define STRINGS_MAX 4096   /* data of one put_strings/put_macros packet */
 
-	va_start(ap, first);
+/*
+ * Append the NUL-terminated strings FIRST, ... (ended by NULL) to BUF after
+ * its LEN bytes; the new length.  What does not fit is dropped and C marked.
+ */
+static size_t
+pack_strings(struct conn *c, unsigned char *buf, size_t len,
+    const char *first, va_list ap)
+{
 	for (const char *s = first; s != NULL; s = va_arg(ap, const char *)) {
 		size_t n = strlen(s) + 1;
-		if (len + n > sizeof(buf)) {
+		if (len + n > STRINGS_MAX) {
 			c->woverflow = true;
 			break;
 		}
 		memcpy(buf + len, s, n);
 		len += n;
 	}
+	return len;
+}
+
+/* A packet of NUL-terminated strings: put_strings(c, cmd, "a", "b", NULL). */
+static void
+put_strings(struct conn *c, char cmd, const char *first, ...)
+{
+	unsigned char buf[STRINGS_MAX];
+	size_t len;
+	va_list ap;
+
+	va_start(ap, first);
+	len = pack_strings(c, buf, 0, first, ap);
 	va_end(ap);
 	put_packet(c, cmd, buf, len);
 }
@@ -270,21 +284,13 @@ put_strings(struct conn *c, char cmd, const char *first, ...)
 static void
 put_macros(struct conn *c, char stage, const char *first, ...)
 {
-	unsigned char buf[4096];
-	size_t len = 1;
+	unsigned char buf[STRINGS_MAX];
+	size_t len;
 	va_list ap;
 
 	buf[0] = (unsigned char)stage;
 	va_start(ap, first);
-	for (const char *s = first; s != NULL; s = va_arg(ap, const char *)) {
-		size_t n = strlen(s) + 1;
-		if (len + n > sizeof(buf)) {
-			c->woverflow = true;
-			break;
-		}
-		memcpy(buf + len, s, n);
-		len += n;
-	}
+	len = pack_strings(c, buf, 1, first, ap);
 	va_end(ap);
 	put_packet(c, SMFIC_MACRO, buf, len);
 }

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "directory/cache.h"
 
 #define MAX_SHARDS	32	/* power of two */
@@ -135,24 +136,13 @@ struct cache {
 	unsigned ttl_ms, negative_ttl_ms;
 };
 
-static uint64_t cache_clock_monotonic(void);
-static uint64_t (*cache_now)(void) = cache_clock_monotonic;
-
-static uint64_t
-cache_clock_monotonic(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+static uint64_t (*cache_now)(void) = clock_ms;
 
 /* Not synchronised: call before threads use any cache (tests only). */
 void
 cache_set_clock(uint64_t (*now_ms)(void))
 {
-	cache_now = now_ms != NULL ? now_ms : cache_clock_monotonic;
+	cache_now = now_ms != NULL ? now_ms : clock_ms;
 }
 
 static uint64_t

@@ -22,9 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "config/config.h"
 #include "directory/directory.h"
 
@@ -36,23 +36,15 @@ static char **addrs;
 static int n_addrs;
 static struct directory_answer *want;
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static void
 answer(const char *addr)
 {
 	struct directory_answer a;
-	double t0 = now_ms(), ms;
+	uint64_t t0 = clock_us();
+	double ms;
 
 	directory_lookup(dir, addr, &a);
-	ms = now_ms() - t0;
+	ms = clock_ms_since(t0);
 	switch (a.status) {
 	case DIRECTORY_FOUND:
 		printf("%s found", addr);

@@ -88,15 +88,33 @@ expect_miss(struct cache *c, size_t dir, const char *addr)
 		fail_msg("get(%zu, %s): miss modified OUT", dir, addr);
 }
 
+/* One answer of a table: directory, address, what to store. */
+struct cache_case {
+	size_t dir;
+	const char *addr;
+	enum directory_status status;
+	const char *target;
+};
+
+/* Store every answer of CASES, then find each of them again. */
+static void
+put_and_find_all(struct cache *c, const struct cache_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct directory_answer a = answer(cases[i].status,
+		    cases[i].target);
+
+		cache_put(c, cases[i].dir, cases[i].addr, &a);
+	}
+	for (size_t i = 0; i < n; i++)
+		expect_hit(c, cases[i].dir, cases[i].addr, cases[i].status,
+		    cases[i].target);
+}
+
 static void
 test_hit_miss(void **state)
 {
-	static const struct {
-		size_t dir;
-		const char *addr;
-		enum directory_status status;
-		const char *target;
-	} cases[] = {
+	static const struct cache_case cases[] = {
 		{ 0, "bob@corp.example", DIRECTORY_FOUND, "bob@legacy.corp.example" },
 		{ 0, "alice@corp.example", DIRECTORY_FOUND, NULL },
 		{ 0, "nobody@corp.example", DIRECTORY_NOTFOUND, NULL },
@@ -111,13 +129,7 @@ test_hit_miss(void **state)
 	assert_non_null(c);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_miss(c, cases[i].dir, cases[i].addr);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		a = answer(cases[i].status, cases[i].target);
-		cache_put(c, cases[i].dir, cases[i].addr, &a);
-	}
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_hit(c, cases[i].dir, cases[i].addr, cases[i].status,
-		    cases[i].target);
+	put_and_find_all(c, cases, sizeof(cases) / sizeof(cases[0]));
 	if (cache_count(c) != 5)
 		fail_msg("count: got %zu, want 5", cache_count(c));
 	expect_miss(c, 0, "eve@corp.example");
@@ -206,6 +218,19 @@ test_errors_not_stored(void **state)
 	cache_free(c);
 }
 
+/* ADDRESS of directory 0 is in C (WANT 1) or not (0). */
+static void
+expect_cached(struct cache *c, const char *address, int want,
+    const char *name, const char *what)
+{
+	struct directory_answer out = { .status = DIRECTORY_ERROR };
+	int got = cache_get(c, 0, address, &out);
+
+	directory_answer_clear(&out);
+	if (got != want)
+		fail_msg("%s: %s: got hit=%d, want %d", name, what, got, want);
+}
+
 static void
 test_ttl_zero(void **state)
 {
@@ -227,36 +252,22 @@ test_ttl_zero(void **state)
 		    cases[i].negative_ttl);
 		struct directory_answer f = answer(DIRECTORY_FOUND, "t@example");
 		struct directory_answer n = answer(DIRECTORY_NOTFOUND, NULL);
-		struct directory_answer out = { .status = DIRECTORY_ERROR };
-		int got;
 
 		assert_non_null(c);
 		cache_put(c, 0, "found@example", &f);
 		cache_put(c, 0, "notfound@example", &n);
-		got = cache_get(c, 0, "found@example", &out);
-		directory_answer_clear(&out);
-		if (got != cases[i].want_found)
-			fail_msg("%s: found: got hit=%d, want %d",
-			    cases[i].name, got, cases[i].want_found);
-		got = cache_get(c, 0, "notfound@example", &out);
-		directory_answer_clear(&out);
-		if (got != cases[i].want_notfound)
-			fail_msg("%s: notfound: got hit=%d, want %d",
-			    cases[i].name, got, cases[i].want_notfound);
+		expect_cached(c, "found@example", cases[i].want_found,
+		    cases[i].name, "found");
+		expect_cached(c, "notfound@example", cases[i].want_notfound,
+		    cases[i].name, "notfound");
 
 		/* A newer answer of a kind not stored drops the old one. */
 		cache_put(c, 0, "found@example", &n);
 		cache_put(c, 0, "notfound@example", &f);
-		got = cache_get(c, 0, "found@example", &out);
-		directory_answer_clear(&out);
-		if (got != cases[i].want_notfound)
-			fail_msg("%s: found->notfound: got hit=%d, want %d",
-			    cases[i].name, got, cases[i].want_notfound);
-		got = cache_get(c, 0, "notfound@example", &out);
-		directory_answer_clear(&out);
-		if (got != cases[i].want_found)
-			fail_msg("%s: notfound->found: got hit=%d, want %d",
-			    cases[i].name, got, cases[i].want_found);
+		expect_cached(c, "found@example", cases[i].want_notfound,
+		    cases[i].name, "found->notfound");
+		expect_cached(c, "notfound@example", cases[i].want_found,
+		    cases[i].name, "notfound->found");
 		cache_free(c);
 	}
 }
@@ -401,12 +412,7 @@ test_target_copied(void **state)
 static void
 test_keys_apart(void **state)
 {
-	static const struct {
-		size_t dir;
-		const char *addr;
-		enum directory_status status;
-		const char *target;
-	} cases[] = {
+	static const struct cache_case cases[] = {
 		{ 0, "bob@corp.example", DIRECTORY_FOUND, "bob@a.example" },
 		{ 1, "bob@corp.example", DIRECTORY_NOTFOUND, NULL },
 		{ 2, "bob@corp.example", DIRECTORY_FOUND, "bob@c.example" },
@@ -418,18 +424,10 @@ test_keys_apart(void **state)
 		{ 0, "bob+x@corp.example", DIRECTORY_FOUND, "ext@example" },
 	};
 	struct cache *c = cache_new(100, 60000, 60000);
-	size_t i;
 
 	(void)state;
 	assert_non_null(c);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct directory_answer a = answer(cases[i].status, cases[i].target);
-
-		cache_put(c, cases[i].dir, cases[i].addr, &a);
-	}
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_hit(c, cases[i].dir, cases[i].addr, cases[i].status,
-		    cases[i].target);
+	put_and_find_all(c, cases, sizeof(cases) / sizeof(cases[0]));
 	expect_miss(c, 3, "bob@corp.example");
 	expect_miss(c, 0, "bOb@corp.example");
 	cache_free(c);

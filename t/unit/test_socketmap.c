@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "base/clock.h"
 #include "frontend/netstring.h"
 #include "frontend/socketmap.h"
 
@@ -42,15 +43,6 @@ sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -90,6 +82,19 @@ struct fixture {
 	struct fake fake;
 	struct socketmap_server *srv;
 };
+
+/* Stop FX's server; it must return within MS milliseconds. */
+static void
+stop_within(struct fixture *fx, uint64_t ms)
+{
+	uint64_t t0 = clock_ms();
+
+	socketmap_stop(fx->srv);
+	fx->srv = NULL;
+	if (clock_ms() - t0 > ms)
+		fail_msg("socketmap_stop took %lld ms",
+		    (long long)(clock_ms() - t0));
+}
 
 static int
 setup(void **state)
@@ -408,7 +413,7 @@ test_malformed_closes(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct conn *c = conn_open(fx->path);
-		int64_t t0;
+		uint64_t t0;
 		char *r;
 
 		assert_non_null(c);
@@ -422,13 +427,13 @@ test_malformed_closes(void **state)
 			fail();
 		}
 		free(r);
-		t0 = now_ms();
+		t0 = clock_ms();
 		if (!at_eof(c))
 			fail_msg("\"%s\": connection not closed", bad[i]);
 		/* the close follows the reply at once, not after the linger */
-		if (now_ms() - t0 >= 500)
+		if (clock_ms() - t0 >= 500)
 			fail_msg("\"%s\": EOF after %lld ms", bad[i],
-			    (long long)(now_ms() - t0));
+			    (long long)(clock_ms() - t0));
 		conn_close(c);
 	}
 	assert_int_equal(atomic_load(&fx->fake.calls), 0);
@@ -539,7 +544,7 @@ test_idle_clients_do_not_block(void **state)
 	struct fixture *fx = *state;
 	struct conn *idle[20];
 	struct conn *c;
-	int64_t t0;
+	uint64_t t0;
 
 	for (int i = 0; i < 20; i++) {
 		idle[i] = conn_open(fx->path);
@@ -551,12 +556,12 @@ test_idle_clients_do_not_block(void **state)
 	/* and one in a slow lookup */
 	assert_int_equal(send_request(idle[0]->fd, "transport slow"), 0);
 	sleep_ms(20);
-	t0 = now_ms();
+	t0 = clock_ms();
 	c = conn_open(fx->path);
 	assert_non_null(c);
 	check_request(c, "transport fast", "OK transport=fast");
-	if (now_ms() - t0 >= 250)
-		fail_msg("answer took %lld ms", (long long)(now_ms() - t0));
+	if (clock_ms() - t0 >= 250)
+		fail_msg("answer took %lld ms", (long long)(clock_ms() - t0));
 	conn_close(c);
 	for (int i = 0; i < 20; i++)
 		conn_close(idle[i]);
@@ -638,7 +643,7 @@ test_client_cap(void **state)
 	struct fixture *fx = *state;
 	struct conn *c[256];
 	struct conn *extra;
-	int64_t deadline;
+	uint64_t deadline;
 	int served = 0;
 
 	for (int i = 0; i < 256; i++) {
@@ -654,8 +659,8 @@ test_client_cap(void **state)
 	conn_close(extra);
 
 	conn_close(c[0]);
-	deadline = now_ms() + 3000;
-	while (!served && now_ms() < deadline) {
+	deadline = clock_ms() + 3000;
+	while (!served && clock_ms() < deadline) {
 		char *r;
 
 		extra = conn_open(fx->path);
@@ -684,7 +689,6 @@ test_stop_with_clients(void **state)
 	struct conn *half = conn_open(fx->path);
 	struct conn *used = conn_open(fx->path);
 	struct stat st;
-	int64_t t0;
 
 	assert_non_null(idle);
 	assert_non_null(half);
@@ -693,12 +697,7 @@ test_stop_with_clients(void **state)
 	assert_int_equal(send_raw(half->fd, "50:transport", 12), 0);
 	sleep_ms(20);
 
-	t0 = now_ms();
-	socketmap_stop(fx->srv);
-	fx->srv = NULL;
-	if (now_ms() - t0 > 1000)
-		fail_msg(
-		    "socketmap_stop took %lld ms", (long long)(now_ms() - t0));
+	stop_within(fx, 1000);
 	assert_int_equal(lstat(fx->path, &st), -1);
 	assert_int_equal(errno, ENOENT);
 	assert_true(at_eof(idle));
@@ -716,17 +715,11 @@ test_stop_during_lookup(void **state)
 {
 	struct fixture *fx = *state;
 	struct conn *c = conn_open(fx->path);
-	int64_t t0;
 
 	assert_non_null(c);
 	assert_int_equal(send_request(c->fd, "transport slow"), 0);
 	sleep_ms(50);
-	t0 = now_ms();
-	socketmap_stop(fx->srv);
-	fx->srv = NULL;
-	if (now_ms() - t0 > 1500)
-		fail_msg(
-		    "socketmap_stop took %lld ms", (long long)(now_ms() - t0));
+	stop_within(fx, 1500);
 	conn_close(c);
 	assert_int_equal(atomic_load(&fx->fake.calls), 1);
 }
