@@ -58,12 +58,8 @@ BIN=$BUILD/bench
 
 # shellcheck source=../t/lib/common.sh
 . "$SRC/t/lib/common.sh"
-# shellcheck source=../t/lib/scene.sh
-. "$SRC/t/lib/scene.sh"
-# shellcheck source=../t/lib/smtp.sh
-. "$SRC/t/lib/smtp.sh"
 # shellcheck source=../t/lib/postfix.sh
-. "$SRC/t/lib/postfix.sh"
+. "$SRC/t/lib/postfix.sh"   # with t/lib/scene.sh and t/lib/smtp.sh
 # shellcheck source=../t/lib/nsmilter.sh
 . "$SRC/t/lib/nsmilter.sh"
 

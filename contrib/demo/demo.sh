@@ -35,9 +35,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 . "$NSMILTER_SRCDIR/t/lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/scene.sh"
-. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
-. "$NSMILTER_SRCDIR/t/lib/postfix.sh"
+. "$NSMILTER_SRCDIR/t/lib/postfix.sh"   # with scene.sh and smtp.sh
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
 if [ -t 1 ]; then B=$'\e[1m' N=$'\e[0m'; else B='' N=''; fi

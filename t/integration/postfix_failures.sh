@@ -7,8 +7,6 @@
 # retry is routed correctly.
 
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/scene.sh"
-. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
@@ -27,23 +25,17 @@ assert_eq "$(postconf -c "$(postfix_dir mx)/etc" -h smtpd_milters)" "inet:127.0.
 	"setup: Postfix talks to the milter at inet:127.0.0.1:PORT"
 
 FROM=sender@example.net
-deliver() {
-	local out
-	out=$(smtp_send "$SMTPD" "$FROM" "$@")
-	postfix_flush mx >&2 || echo "FLUSH => queue not empty"
-	printf '%s\n' "$out"
-}
-reset_sinks() { sink_clear local; sink_clear foreign; }
+deliver() { postfix_deliver mx "$SMTPD" "$FROM" "$@"; }
 
 # --- baseline: both directories up ------------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver alice@corp.example bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "baseline: bob accepted"
 assert_eq "$(sink_rcpt_count foreign bob@legacy.corp.example)" 1 "baseline: bob routed to the foreign system"
 
 # --- the legacy directory is down --------------------------------------------
 slapd_stop legacy
-reset_sinks
+scene_clear_sinks
 out=$(SMTP_SUBJECT=legacy-down deliver alice@corp.example bob@corp.example nobody@corp.example)
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^250 ' "legacy down: alice (hq, first in precedence) accepted"
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" \
@@ -57,20 +49,16 @@ assert_match "$(nsmilter_log mx)" 'rcpt=<bob@corp\.example> action=tempfail' "le
 
 # --- and back: the client's retry is routed ---------------------------------
 slapd_restart legacy || fail "restart legacy slapd"
-reset_sinks
+scene_clear_sinks
 # nsmilter holds a failed server down and probes it about every second:
 # retry as an SMTP client would, for up to 10 s.
-for i in $(seq 1 10); do
-	out=$(deliver bob@corp.example)
-	smtp_reply_of "$out" bob@corp.example | grep -q '^250 ' && break
-	sleep 1
-done
+out=$(smtp_retry 10 bob@corp.example deliver bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "legacy back: bob accepted again"
 assert_eq "$(sink_rcpt_count foreign bob@legacy.corp.example)" 1 "legacy back: bob routed to the foreign system"
 
 # --- the legacy directory hangs (accepts TCP, never answers) -----------------
 slapd_freeze legacy
-reset_sinks
+scene_clear_sinks
 start=$(date +%s)
 out=$(deliver alice@corp.example bob@corp.example)
 took=$(( $(date +%s) - start ))
@@ -83,18 +71,14 @@ assert_eq "$(sink_count foreign)" 0 "legacy hung: nothing at the foreign system"
 assert_eq "$(sink_rcpts local | awk '{print $1}')" "alice@corp.example" "legacy hung: alice delivered"
 
 # after the thaw, nsmilter recovers
-reset_sinks
-for i in $(seq 1 10); do
-	out=$(deliver bob@corp.example)
-	smtp_reply_of "$out" bob@corp.example | grep -q '^250 ' && break
-	sleep 1
-done
+scene_clear_sinks
+out=$(smtp_retry 10 bob@corp.example deliver bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "legacy thawed: bob accepted"
 assert_eq "$(sink_rcpt_count foreign bob@legacy.corp.example)" 1 "legacy thawed: bob routed"
 
 # --- the hq directory is down: legacy users still route, hq users wait -------
 slapd_stop hq
-reset_sinks
+scene_clear_sinks
 out=$(deliver alice@corp.example bob@corp.example)
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^451 4\.4\.3 ' "hq down: alice gets 451 4.4.3"
 # bob is in legacy, but hq comes first in precedence and could not answer
@@ -105,7 +89,7 @@ slapd_restart hq || fail "restart hq slapd"
 
 # --- nsmilter is down --------------------------------------------------------
 nsmilter_stop mx
-reset_sinks
+scene_clear_sinks
 logmark=$(postfix_log mx | wc -l)
 out=$(smtp_send "$SMTPD" "$FROM" alice@corp.example bob@corp.example)
 assert_match "$out" '^MAIL FROM:<[^>]*> => 451 4\.7\.1 ' "milter down: 451 4.7.1 at MAIL FROM"

@@ -10,8 +10,6 @@
 # for it.
 
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/scene.sh"
-. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
@@ -41,7 +39,6 @@ PF_EXTRA_TRANSPORT="fallback.corp.example	smtp:[127.0.0.1]:$PF_FOREIGN_SINK_PORT
 postfix_start mx "$SMTPD" "$(nsmilter_socket mx)" || setup_failed "postfix"
 
 FROM=sender@example.net
-reset_sinks() { sink_clear local; sink_clear foreign; }
 flush() { postfix_flush mx || fail "queue not drained"; }
 
 # --- harvest guard: max_unknown = 3 ----------------------------------------
@@ -70,7 +67,7 @@ smtp_close
 assert_match "$r" '=> 451 4\.7\.1 ' "harvest: unknowns of earlier messages in the connection count"
 
 # --- loop guard ---------------------------------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send_from 127.0.0.2 "$SMTPD" "$FROM" alice@corp.example bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^554 5\.4\.6 ' \
 	"loop: bob from the legacy system (127.0.0.2) is not sent back: 554 5.4.6"
@@ -79,17 +76,17 @@ flush
 assert_eq "$(sink_count foreign)" 0 "loop: nothing sent back to the legacy system"
 assert_eq "$(sink_rcpts local | awk '{print $1}')" "alice@corp.example" "loop: alice delivered locally"
 
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send_from 127.0.0.3 "$SMTPD" "$FROM" bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "loop: bob from another system (127.0.0.3) is routed"
 flush
 assert_eq "$(sink_rcpt_count foreign bob@legacy.corp.example)" 1 "loop: bob from 127.0.0.3 reaches the legacy system"
 
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send_from 127.0.0.3 "$SMTPD" "$FROM" zed@relay.example)
 assert_match "$(smtp_reply_of "$out" zed@relay.example)" '^554 5\.4\.6 ' \
 	"loop: unknown@relay.example from the fallback system (fallback_hosts) gets 554 5.4.6"
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send_from 127.0.0.1 "$SMTPD" "$FROM" zed@relay.example)
 assert_match "$(smtp_reply_of "$out" zed@relay.example)" '^250 ' "loop: unknown@relay.example from elsewhere accepted"
 flush
@@ -101,7 +98,7 @@ assert_match "$(nsmilter_log mx)" 'rcpt=<zed@relay\.example> action=reject' "loo
 nsmilter_stop mx
 write_ini "mode = observe"
 nsmilter_start mx || fail "nsmilter restart in observe mode"
-reset_sinks
+scene_clear_sinks
 mark=$(nsmilter_log_mark mx)
 out=$(smtp_send "$SMTPD" "$FROM" alice@corp.example bob@corp.example n1@corp.example \
 	n2@corp.example n3@corp.example n4@corp.example)
@@ -119,7 +116,7 @@ assert_match "$log" 'rcpt=<bob@corp\.example> action=route to=<bob@legacy\.corp\
 assert_match "$log" 'rcpt=<n1@corp\.example> action=reject' "observe: reject decision logged"
 assert_match "$log" 'rcpt=<alice@corp\.example> action=accept' "observe: accept decision logged"
 
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send_from 127.0.0.2 "$SMTPD" "$FROM" bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "observe: the loop guard rejects nothing"
 flush
@@ -143,7 +140,7 @@ P_PID=$!
 at_exit "kill $P_PID"
 wait_for test -S "$(nsmilter_socket mx | sed 's/^unix://')" || fail "-p: nsmilter listens on the socket given with -p"
 assert_eq "$(test -e "$T_DIR/not-here.sock" && echo there || echo absent)" absent "-p: the ini's socket is not used"
-reset_sinks
+scene_clear_sinks
 mark=$(nsmilter_log_mark mx)
 out=$(smtp_send_from 127.0.0.3 "$SMTPD" "$FROM" n1@corp.example zed@relay.example)
 assert_match "$(smtp_reply_of "$out" n1@corp.example)" '^250 ' "per-domain observe: unknown of the observed domain accepted"

@@ -5,8 +5,6 @@
 # configuration is refused while the old one stays in force.
 
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/scene.sh"
-. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
@@ -33,7 +31,6 @@ PF_EXTRA_TRANSPORT="legacy2.corp.example	smtp:[127.0.0.1]:$PF_FOREIGN_SINK_PORT"
 postfix_start mx "$SMTPD" "$(nsmilter_socket mx)" || setup_failed "postfix"
 
 FROM=sender@example.net
-reset_sinks() { sink_clear local; sink_clear foreign; }
 flush() { postfix_flush mx || fail "queue not drained"; }
 pid=$(nsmilter_pid mx)
 
@@ -41,7 +38,7 @@ out=$(smtp_send "$SMTPD" "$FROM" bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^550 5\.1\.1 ' "A: bob unknown while legacy is not configured"
 
 # open a session under A, and keep it open across the reload
-reset_sinks
+scene_clear_sinks
 smtp_open "$SMTPD" >/dev/null
 r1=$(smtp_cmd "MAIL FROM:<$FROM>")
 r2=$(smtp_cmd "RCPT TO:<alice@corp.example>")
@@ -63,7 +60,7 @@ flush
 assert_eq "$(sink_rcpt_count local alice@corp.example)" 1 "open session: alice delivered"
 
 # a new connection sees B
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send "$SMTPD" "$FROM" bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "B: new connection, bob now known"
 flush
@@ -80,7 +77,7 @@ if nsmilter_running mx; then pass "bad reload: still running"
 else fail "bad reload: nsmilter died"; fi
 assert_match "$(nsmilter_log_since mx "$mark")" 'broken\.example|no-such-type|bogus_key' \
 	"bad reload: the error is logged, naming the section or key"
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send "$SMTPD" "$FROM" bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "bad reload: old configuration still in force"
 flush
@@ -89,7 +86,7 @@ assert_eq "$(sink_rcpt_count foreign bob@legacy.corp.example)" 1 "bad reload: bo
 # version D: the route changes, and trace_header is switched on
 write_ini "hq, legacy" legacy2.corp.example "trace_header = yes"
 nsmilter_reload mx
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send "$SMTPD" "$FROM" "bob@corp.example NOTIFY=FAILURE")
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "D: bob accepted"
 flush

@@ -7,8 +7,6 @@
 # Asserts on what the smtp-sinks received, not on what Postfix logged.
 
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/scene.sh"
-. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
@@ -27,16 +25,10 @@ postfix_start mx "$SMTPD" "$(nsmilter_socket mx)" || setup_failed "postfix"
 FROM=sender@example.net
 
 # deliver: send, then wait until Postfix's queue is empty.
-deliver() {
-	local out
-	out=$(smtp_send "$SMTPD" "$FROM" "$@")
-	postfix_flush mx >&2 || echo "FLUSH => queue not empty"
-	printf '%s\n' "$out"
-}
-reset_sinks() { sink_clear local; sink_clear foreign; }
+deliver() { postfix_deliver mx "$SMTPD" "$FROM" "$@"; }
 
 # --- a local recipient -------------------------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver "alice@corp.example NOTIFY=SUCCESS,FAILURE")
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^250 ' "local: alice accepted at RCPT"
 assert_match "$out" '^\. => 250 .*queued as' "local: message queued"
@@ -48,7 +40,7 @@ assert_eq "$(sink_count foreign)" 0 "local: nothing at the foreign system"
 assert_match "$(nsmilter_log mx)" 'rcpt=<alice@corp\.example> action=accept.* directory=hq' "local: decision logged"
 
 # --- a foreign recipient -----------------------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver "bob@corp.example NOTIFY=SUCCESS,DELAY")
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "foreign: bob accepted at RCPT"
 assert_eq "$(sink_rcpt_count foreign bob@legacy.corp.example)" 1 "foreign: arrives once at the foreign system as bob@legacy.corp.example"
@@ -60,14 +52,14 @@ assert_match "$(nsmilter_log mx)" 'rcpt=<bob@corp\.example> action=route to=<bob
 	"foreign: decision logged"
 
 # an alias of the foreign user: the local part is kept as received
-reset_sinks
+scene_clear_sinks
 out=$(deliver "robert@corp.example")
 assert_match "$(smtp_reply_of "$out" robert@corp.example)" '^250 ' "alias: accepted"
 assert_eq "$(sink_rcpts foreign)" "robert@legacy.corp.example ORCPT=rfc822;robert@corp.example" \
 	"alias: robert@legacy.corp.example with ORCPT, nothing else"
 
 # an address extension: found as bob@, routed with the extension, ORCPT xtext
-reset_sinks
+scene_clear_sinks
 out=$(deliver "bob+news@corp.example")
 assert_match "$(smtp_reply_of "$out" bob+news@corp.example)" '^250 ' "extension: accepted"
 assert_eq "$(sink_rcpt_count foreign bob+news@legacy.corp.example)" 1 "extension: routed with the extension"
@@ -75,7 +67,7 @@ assert_match "$(sink_rcpt_args foreign bob+news@legacy.corp.example)" '(^| )ORCP
 	"extension: ORCPT is xtext-encoded (+ -> +2B)"
 
 # a client's own ORCPT is passed on as given
-reset_sinks
+scene_clear_sinks
 out=$(deliver "bob@corp.example ORCPT=rfc822;b.baker@old.example NOTIFY=NEVER")
 args=$(sink_rcpt_args foreign bob@legacy.corp.example)
 assert_match "$args" '(^| )ORCPT=rfc822;b\.baker@old\.example( |$)' "client ORCPT: kept"
@@ -83,7 +75,7 @@ assert_no_match "$args" 'ORCPT=rfc822;bob@corp' "client ORCPT: not replaced"
 assert_match "$args" '(^| )NOTIFY=NEVER( |$)' "client ORCPT: NOTIFY=NEVER kept"
 
 # --- a target address (Exchange contact) -------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver "carol@corp.example")
 assert_match "$(smtp_reply_of "$out" carol@corp.example)" '^250 ' "target: carol accepted"
 assert_eq "$(sink_rcpts foreign)" "carol@other.example ORCPT=rfc822;carol@corp.example" \
@@ -91,7 +83,7 @@ assert_eq "$(sink_rcpts foreign)" "carol@other.example ORCPT=rfc822;carol@corp.e
 assert_eq "$(sink_count local)" 0 "target: nothing at the local system"
 
 # --- an unknown recipient ----------------------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver "nobody@corp.example")
 assert_match "$(smtp_reply_of "$out" nobody@corp.example)" \
 	'^550 5\.1\.1 <nobody@corp\.example>: Recipient address rejected: User unknown' "unknown: 550 5.1.1 at RCPT"
@@ -105,7 +97,7 @@ out=$(deliver "$long@corp.example")
 assert_match "$(smtp_reply_of "$out" "$long@corp.example")" '^501 5\.1\.3 ' "syntax: 501 5.1.3 for a 65-octet local part"
 
 # --- one message for both systems (and one recipient nobody owns) -----------
-reset_sinks
+scene_clear_sinks
 out=$(SMTP_SUBJECT=mixed deliver alice@corp.example bob@corp.example nobody@corp.example)
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^250 ' "mixed: alice accepted"
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "mixed: bob accepted"
@@ -122,14 +114,14 @@ assert_match "$(nsmilter_log mx)" "(^|[ :])${qid:-NO-QUEUE-ID}: rcpt=<bob@corp\.
 	"mixed: the log line carries Postfix's queue id"
 
 # --- a merger conflict: hq is listed first and wins --------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver dup@corp.example)
 assert_eq "$(sink_rcpt_count local dup@corp.example)" 1 "conflict: dup@ delivered locally (hq first)"
 assert_eq "$(sink_count foreign)" 0 "conflict: not routed to legacy"
 assert_match "$(nsmilter_grep mx 'rcpt=<dup@corp\.example>')" 'conflict=' "conflict: logged with conflict="
 
 # --- outside the shared domain: nsmilter stays out ---------------------------
-reset_sinks
+scene_clear_sinks
 mark=$(nsmilter_log_mark mx)
 out=$(smtp_send "$SMTPD" "$FROM" "someone@legacy.corp.example")
 postfix_flush mx
@@ -143,7 +135,7 @@ assert_no_match "$(nsmilter_log_since mx "$mark")" 'action=(route|reject|tempfai
 SMTPD2=$(free_port)
 PF_FOREIGN_TRANSPORT=nsforeign postfix_start mx2 "$SMTPD2" "$(nsmilter_socket mx)" ||
 	fail "setup: second postfix"
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send "$SMTPD2" "$FROM" "bob@corp.example NOTIFY=DELAY")
 postfix_flush mx2
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "nsforeign: bob accepted"

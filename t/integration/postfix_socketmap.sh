@@ -12,8 +12,6 @@
 # replies, the queue and the maillog.
 
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/scene.sh"
-. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
@@ -47,13 +45,7 @@ assert_match "$(postconf -c "$ETC" -h transport_maps)" \
 
 FROM=sender@example.net
 SM="socketmap:unix:$SOCKETMAP:transport"
-deliver() {
-	local out
-	out=$(smtp_send "$SMTPD" "$FROM" "$@")
-	postfix_flush mx >&2 || echo "FLUSH => queue not empty"
-	printf '%s\n' "$out"
-}
-reset_sinks() { sink_clear local; sink_clear foreign; }
+deliver() { postfix_deliver mx "$SMTPD" "$FROM" "$@"; }
 
 # --- what Postfix itself gets from the socketmap ------------------------------
 assert_eq "$(postmap -c "$ETC" -q bob@corp.example "$SM")" "smtp:[127.0.0.1]:$PF_FOREIGN_SINK_PORT" \
@@ -66,7 +58,7 @@ assert_eq "$(postmap -c "$ETC" -q corp.example "hash:$ETC/transport")" "smtp:[12
 	"postmap: corp.example in the hash table goes to the local system"
 
 # --- a foreign recipient: delivered as written -------------------------------
-reset_sinks
+scene_clear_sinks
 mark=$(nsmilter_log_mark mx)
 out=$(deliver "bob@corp.example")
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "foreign: bob accepted at RCPT"
@@ -85,27 +77,27 @@ assert_match "$(postfix_log mx)" 'to=<bob@corp\.example>, relay=127\.0\.0\.1\[12
 	"foreign: Postfix's log shows bob@corp.example relayed to the foreign system"
 
 # with the client's DSN arguments: passed on as given, the address unchanged
-reset_sinks
+scene_clear_sinks
 out=$(deliver "bob@corp.example NOTIFY=SUCCESS,DELAY")
 assert_eq "$(sink_rcpts foreign)" "bob@corp.example ORCPT=rfc822;bob@corp.example NOTIFY=SUCCESS,DELAY" \
 	"foreign+NOTIFY: bob@corp.example with the client's NOTIFY (ORCPT is Postfix's own, the same address)"
 
 # an alias and an address extension: as written, Postfix's lookup finds them
-reset_sinks
+scene_clear_sinks
 out=$(deliver "robert@corp.example" "bob+news@corp.example")
 assert_eq "$(sink_rcpts foreign | awk '{print $1}' | sort | tr '\n' ' ')" "bob+news@corp.example robert@corp.example " \
 	"alias and extension: robert@ and bob+news@ arrive unchanged at the foreign system"
 assert_eq "$(sink_count local)" 0 "alias and extension: nothing at the local system"
 
 # --- a local recipient --------------------------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver "alice@corp.example")
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^250 ' "local: alice accepted"
 assert_eq "$(sink_rcpts local)" "alice@corp.example ORCPT=rfc822;alice@corp.example" "local: alice arrives unchanged at the local system"
 assert_eq "$(sink_count foreign)" 0 "local: nothing at the foreign system"
 
 # --- one message for both systems, and one recipient nobody owns -------------
-reset_sinks
+scene_clear_sinks
 out=$(SMTP_SUBJECT=mixed deliver alice@corp.example bob@corp.example nobody@corp.example)
 assert_match "$(smtp_reply_of "$out" nobody@corp.example)" \
 	'^550 5\.1\.1 <nobody@corp\.example>: Recipient address rejected: User unknown' "mixed: unknown nobody 550 5.1.1 at RCPT (rewrite = no still rejects)"
@@ -114,7 +106,7 @@ assert_eq "$(sink_rcpts local | awk '{print $1}')" "alice@corp.example" "mixed: 
 assert_eq "$(sink_rcpts foreign | awk '{print $1}')" "bob@corp.example" "mixed: the foreign system got bob@corp.example only, once"
 
 # --- a target address: still rewritten by the milter --------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver "carol@corp.example")
 assert_match "$(smtp_reply_of "$out" carol@corp.example)" '^250 ' "target: carol accepted"
 assert_eq "$(sink_rcpts foreign)" "carol@other.example ORCPT=rfc822;carol@corp.example" \
@@ -122,7 +114,7 @@ assert_eq "$(sink_rcpts foreign)" "carol@other.example ORCPT=rfc822;carol@corp.e
 assert_eq "$(sink_count local)" 0 "target: nothing at the local system"
 
 # --- outside the shared domain -------------------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver "someone@legacy.corp.example")
 assert_match "$(smtp_reply_of "$out" someone@legacy.corp.example)" '^250 ' "skip: routing domain accepted"
 assert_eq "$(sink_rcpts foreign | awk '{print $1}')" "someone@legacy.corp.example" "skip: the hash table still routes legacy.corp.example"
@@ -135,7 +127,7 @@ assert_eq "$(sink_rcpts foreign | awk '{print $1}')" "someone@legacy.corp.exampl
 # directory was up: the milter answers 451 4.4.3.  Never a 5xx, nothing
 # delivered.
 slapd_stop legacy
-reset_sinks
+scene_clear_sinks
 mark=$(nsmilter_log_mark mx)
 out=$(smtp_send "$SMTPD" "down$RANDOM@example.net" alice@corp.example bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^451 4\.3\.0 <bob@corp\.example>: Temporary lookup failure' \
@@ -164,7 +156,7 @@ assert_eq "$(postmap -c "$ETC" -q bob@corp.example "$SM")" "smtp:[127.0.0.1]:$PF
 	"legacy back: the socketmap answers the transport again"
 
 # --- the legacy directory goes down after the message was accepted ---------------
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send "$SMTPD" "hold@example.net" bob@corp.example)
 qid=$(smtp_queue_id "$out")
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "late failure: bob accepted while legacy is up"
@@ -194,7 +186,7 @@ assert_match "$(postfix_log mx)" "$qid: to=<bob@corp\\.example>, relay=127\\.0\\
 # deferred, and delivered once nsmilter is back.  (Another sender: qmgr's
 # resolver client reuses its last answer for the same sender and
 # recipient, here hold@example.net -> bob@corp.example.)
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send "$SMTPD" "hold2@example.net" bob@corp.example)
 qid=$(smtp_queue_id "$out")
 assert_match "$qid" '^[0-9A-F]+$' "nsmilter down: message held in the queue ($qid)"

@@ -26,13 +26,10 @@ sm_scene_backends || setup_failed "directories and sinks (see above)"
 FROM=sender@example.net
 # deliver PORT INSTANCE RCPT...: send, wait until that Sendmail's queue is empty.
 deliver() {
-	local out port=$1 inst=$2
+	local port=$1 inst=$2
 	shift 2
-	out=$(smtp_send "$port" "$FROM" "$@")
-	sendmail_wait_queue_empty "$inst" 30 || echo "QUEUE => not empty"
-	printf '%s\n' "$out"
+	sendmail_deliver "$inst" "$port" "$FROM" "$@"
 }
-reset_sinks() { sink_clear local; sink_clear foreign; }
 
 # --- control: the same Sendmail without the milter ---------------------------
 # Proves that the splitting seen with nsmilter is nsmilter's doing: without it
@@ -40,7 +37,7 @@ reset_sinks() { sink_clear local; sink_clear foreign; }
 # nobody rejects unknown ones.
 PLAIN=$(free_port)
 sendmail_start plain "$PLAIN" "" || setup_failed "sendmail without milter"
-reset_sinks
+scene_clear_sinks
 out=$(deliver "$PLAIN" plain bob@corp.example nobody@corp.example)
 assert_match "$(smtp_reply_of "$out" nobody@corp.example)" '^250 ' "no milter: unknown recipient accepted (backscatter to be)"
 assert_eq "$(sink_rcpts local | awk '{print $1}' | sort | tr '\n' ' ')" "bob@corp.example nobody@corp.example " \
@@ -51,7 +48,7 @@ sendmail_stop plain
 # --- nsmilter down: F=T tempfails, nothing is accepted -----------------------
 SMTPD=$(free_port)
 sendmail_start mx "$SMTPD" "$(nsmilter_socket mx)" || setup_failed "sendmail"
-reset_sinks
+scene_clear_sinks
 out=$(deliver "$SMTPD" mx alice@corp.example bob@corp.example)
 assert_match "$out" '^MAIL FROM:<sender@example\.net> => 451 4\.3\.2 ' "milter down: 451 4.3.2 at MAIL FROM"
 assert_no_match "$out" '^RCPT' "milter down: no recipient taken"
@@ -61,7 +58,7 @@ assert_eq "$(( $(sink_count local) + $(sink_count foreign) ))" 0 "milter down: n
 
 # nsmilter comes back: the same Sendmail uses it again, without a restart
 nsmilter_start mx || setup_failed "nsmilter"
-reset_sinks
+scene_clear_sinks
 out=$(deliver "$SMTPD" mx alice@corp.example bob@corp.example)
 assert_match "$out" '^MAIL FROM:<sender@example\.net> => 250 ' "milter back: MAIL FROM accepted"
 assert_match "$out" '^\. => 250 ' "milter back: the retried message is accepted"
@@ -70,7 +67,7 @@ assert_eq "$(sink_rcpts foreign | awk '{print $1}')" "bob@legacy.corp.example" "
 
 # --- nsmilter dies between two messages ----------------------------------------
 nsmilter_stop mx
-reset_sinks
+scene_clear_sinks
 out=$(deliver "$SMTPD" mx bob@corp.example)
 assert_match "$out" '^MAIL FROM:<sender@example\.net> => 4[0-9][0-9] ' "milter stopped: tempfail again"
 assert_eq "$(( $(sink_count local) + $(sink_count foreign) ))" 0 "milter stopped: nothing delivered unchecked"
@@ -78,7 +75,7 @@ nsmilter_start mx || setup_failed "nsmilter restart"
 
 # --- the foreign directory is down -------------------------------------------
 slapd_stop legacy
-reset_sinks
+scene_clear_sinks
 out=$(SMTP_SUBJECT=legacy-down deliver "$SMTPD" mx alice@corp.example bob@corp.example)
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^250 ' "legacy down: local recipient still accepted"
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" \
@@ -97,14 +94,10 @@ assert_match "$(smtp_reply_of "$out" nobody@corp.example)" '^451 4\.4\.3 ' "lega
 
 # the directory comes back: the client's retry of bob succeeds
 slapd_restart legacy || setup_failed "slapd legacy restart"
-reset_sinks
+scene_clear_sinks
 # nsmilter holds a failed server down and probes it about every second:
 # retry as an SMTP client would, for up to 10 s.
-for i in $(seq 1 10); do
-	out=$(deliver "$SMTPD" mx bob@corp.example)
-	smtp_reply_of "$out" bob@corp.example | grep -q '^250 ' && break
-	sleep 1
-done
+out=$(smtp_retry 10 bob@corp.example deliver "$SMTPD" mx bob@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "legacy back: bob accepted on retry"
 assert_eq "$(sink_rcpts foreign | awk '{print $1}')" "bob@legacy.corp.example" "legacy back: bob routed to the foreign system"
 assert_match "$(sink_rcpt_args foreign bob@legacy.corp.example)" 'ORCPT=rfc822;bob@corp\.example' "legacy back: with ORCPT"

@@ -40,16 +40,10 @@ assert_match "$bt" '^parse +returns: \$# esmtp \$@ \[ 127 \. 0 \. 0 \. 2 \] \$: 
 	"-bt: the shared domain resolves to the local system"
 
 # deliver [PORT=...] RCPT...: send to Sendmail, wait until its queue is empty.
-deliver() {
-	local out port=${PORT:-$SMTPD} inst=${INST:-mx}
-	out=$(smtp_send "$port" "$FROM" "$@")
-	sendmail_wait_queue_empty "$inst" 30 || echo "QUEUE => not empty"
-	printf '%s\n' "$out"
-}
-reset_sinks() { sink_clear local; sink_clear foreign; }
+deliver() { sendmail_deliver "${INST:-mx}" "${PORT:-$SMTPD}" "$FROM" "$@"; }
 
 # --- a local recipient -------------------------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver "alice@corp.example NOTIFY=SUCCESS,FAILURE")
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^250 ' "local: alice accepted at RCPT"
 assert_match "$out" '^\. => 250 ' "local: message accepted"
@@ -61,7 +55,7 @@ assert_eq "$(sink_count foreign)" 0 "local: nothing at the foreign system"
 assert_match "$(nsmilter_log mx)" 'rcpt=<alice@corp\.example> action=accept.* directory=hq' "local: decision logged"
 
 # --- a foreign recipient -----------------------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(deliver "bob@corp.example NOTIFY=SUCCESS,DELAY")
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "foreign: bob accepted at RCPT"
 assert_no_match "$out" '^QUEUE' "foreign: delivered, queue empty"
@@ -76,7 +70,7 @@ assert_match "$(nsmilter_log mx)" 'rcpt=<bob@corp\.example> action=route to=<bob
 	"foreign: decision logged"
 
 # an address extension: ORCPT xtext-encoded through Sendmail too
-reset_sinks
+scene_clear_sinks
 out=$(deliver "bob+news@corp.example")
 assert_eq "$(sink_rcpt_count foreign bob+news@legacy.corp.example)" 1 "extension: routed with the extension"
 assert_match "$(sink_rcpt_args foreign bob+news@legacy.corp.example)" '(^| )ORCPT=rfc822;bob\+2Bnews@corp\.example( |$)' \
@@ -84,7 +78,7 @@ assert_match "$(sink_rcpt_args foreign bob+news@legacy.corp.example)" '(^| )ORCP
 
 # --- an unknown recipient ----------------------------------------------------
 # (Sendmail puts "<R>... " before a milter's reply text at RCPT.)
-reset_sinks
+scene_clear_sinks
 out=$(deliver "nobody@corp.example")
 assert_match "$(smtp_reply_of "$out" nobody@corp.example)" \
 	'^550 5\.1\.1 <nobody@corp\.example>(: |\.\.\. ).*Recipient address rejected: User unknown$' "unknown: 550 5.1.1 at RCPT"
@@ -93,7 +87,7 @@ assert_eq "$(( $(sink_count local) + $(sink_count foreign) ))" 0 "unknown: nothi
 assert_eq "$(sendmail_queue_count mx)" 0 "unknown: nothing queued"
 
 # --- one message for both systems (and one recipient nobody owns) -----------
-reset_sinks
+scene_clear_sinks
 out=$(SMTP_SUBJECT=mixed deliver alice@corp.example bob@corp.example nobody@corp.example)
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^250 ' "mixed: alice accepted"
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "mixed: bob accepted"
@@ -114,7 +108,7 @@ assert_match "$(nsmilter_log mx)" "^(.*[^0-9A-Za-z])?$qid: rcpt=<bob@corp\\.exam
 	"queue id: on every recipient of the message"
 
 # --- an outside client: RELAY_DOMAIN of nsmilter.mc lets the shared domain in
-reset_sinks
+scene_clear_sinks
 out=$(SMTP_SUBJECT=outside smtp_send_from "$SM_CLIENT_ADDR" "$SMTPD" "$FROM" bob@corp.example)
 sendmail_wait_queue_empty mx 30
 assert_match "$out" '^RCPT TO:<bob@corp\.example> => 250 ' "outside client: shared domain accepted"
@@ -124,7 +118,7 @@ assert_match "$out" '^RCPT TO:<someone@elsewhere\.example> => [45][0-9][0-9] .*R
 	"outside client: not an open relay"
 
 # --- outside the shared domain: nsmilter stays out ---------------------------
-reset_sinks
+scene_clear_sinks
 mark=$(nsmilter_log_mark mx)
 out=$(deliver "someone@legacy.corp.example")
 assert_match "$(smtp_reply_of "$out" someone@legacy.corp.example)" '^250 ' "skip: the routing domain itself is not checked"
@@ -134,7 +128,7 @@ assert_no_match "$(nsmilter_log_since mx "$mark")" 'action=(route|reject|tempfai
 # --- original-address.mc: the foreign system gets bob@corp.example ----------
 ORIG=$(free_port)
 sendmail_start orig "$ORIG" "$(nsmilter_socket mx)" original || setup_failed "sendmail (original-address.mc)"
-reset_sinks
+scene_clear_sinks
 out=$(PORT=$ORIG INST=orig deliver "bob@corp.example NOTIFY=SUCCESS,DELAY" alice@corp.example)
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "original: bob accepted"
 assert_no_match "$out" '^QUEUE' "original: delivered, queue empty"

@@ -51,16 +51,10 @@ bt=$(printf '.D{addr_type}e s\n3,0 bob@corp.example\n' | sendmail_cmd mx -bt 2>&
 assert_match "$bt" '^parse +returns: \$# esmtp \$@ \[ 127 \. 0 \. 0 \. 2 \]' \
 	"-bt: for a sender ({addr_type} \"e s\") the socket map is not asked"
 
-deliver() {
-	local out port=${PORT:-$SMTPD} inst=${INST:-mx}
-	out=$(smtp_send "$port" "$FROM" "$@")
-	sendmail_wait_queue_empty "$inst" 30 || echo "QUEUE => not empty"
-	printf '%s\n' "$out"
-}
-reset_sinks() { sink_clear local; sink_clear foreign; }
+deliver() { sendmail_deliver "${INST:-mx}" "${PORT:-$SMTPD}" "$FROM" "$@"; }
 
 # --- a foreign recipient: delivered as written -------------------------------
-reset_sinks
+scene_clear_sinks
 mark=$(nsmilter_log_mark mx)
 out=$(deliver "bob@corp.example")
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "foreign: bob accepted at RCPT"
@@ -71,14 +65,14 @@ assert_eq "$(sink_count local)" 0 "foreign: nothing at the local system"
 assert_match "$(nsmilter_log_since mx "$mark")" 'socketmap: rcpt=<bob@corp\.example> action=route .*reply="OK esmtp:\[127\.0\.0\.3\]"' \
 	"foreign: Sendmail asked the socketmap"
 
-reset_sinks
+scene_clear_sinks
 out=$(deliver "bob+news@corp.example NOTIFY=SUCCESS,DELAY" "robert@corp.example")
 assert_eq "$(sink_rcpts foreign | sort | tr '\n' ' ')" "bob+news@corp.example NOTIFY=SUCCESS,DELAY robert@corp.example " \
 	"extension and alias: unchanged at the foreign system, the client's NOTIFY kept"
 assert_eq "$(sink_count local)" 0 "extension and alias: nothing at the local system"
 
 # --- local, unknown, and all in one message ------------------------------------
-reset_sinks
+scene_clear_sinks
 out=$(SMTP_SUBJECT=mixed deliver alice@corp.example bob@corp.example nobody@corp.example)
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^250 ' "mixed: alice accepted"
 assert_match "$(smtp_reply_of "$out" bob@corp.example)" '^250 ' "mixed: bob accepted"
@@ -92,7 +86,7 @@ assert_eq "$(sink_rcpts foreign)" "bob@corp.example" "mixed: the foreign system 
 
 # --- the legacy directory down at RCPT time ------------------------------------
 slapd_stop legacy
-reset_sinks
+scene_clear_sinks
 out=$(deliver alice@corp.example bob@corp.example)
 # Ruleset 0's lookup fails temporarily ("will queue"), then the milter
 # answers for the recipient.
@@ -109,7 +103,7 @@ legacy_back() {
 	wait_for bash -c "printf '/map transport bob@corp.example\n' | '$NSMILTER_SENDMAIL_ROOT/usr/libexec/sendmail/sendmail' -C '$(sendmail_dir mx)/sendmail.cf' -bt 2>&1 | grep -q 'returns esmtp'"
 }
 legacy_back
-reset_sinks
+scene_clear_sinks
 out=$(deliver bob@corp.example)
 assert_eq "$(sink_rcpts foreign)" "bob@corp.example" "legacy back: bob delivered to the foreign system again"
 
@@ -117,7 +111,7 @@ assert_eq "$(sink_rcpts foreign)" "bob@corp.example" "legacy back: bob delivered
 # The foreign system is down too when the message comes in, so it stays in
 # the queue; the queue run re-parses its recipients (ruleset 0), and the
 # socketmap's TEMP must keep it there rather than send it anywhere.
-reset_sinks
+scene_clear_sinks
 sink_stop foreign
 out=$(smtp_send "$SMTPD" "$FROM" bob@corp.example)
 qid=$(sm_queue_id "$out")
@@ -150,7 +144,7 @@ assert_eq "$(sink_count local)" 0 "late failure: never at the local system"
 # --- nsmilter down while a message waits in the queue ---------------------------
 # The socket map cannot be opened (no -o flag): a temporary failure, the
 # recipient stays queued until nsmilter is back.
-reset_sinks
+scene_clear_sinks
 sink_stop foreign
 out=$(smtp_send "$SMTPD" "$FROM" bob@corp.example)
 qid=$(sm_queue_id "$out")

@@ -40,8 +40,19 @@
 #   postfix_queue NAME                 "postqueue -p" output
 #   postfix_queue_count NAME           number of messages in the queue
 #   postfix_log NAME                   the maillog
+#   postfix_deliver NAME PORT FROM RCPT...
+#                                      smtp_send, then postfix_flush; prints
+#                                      smtp_send's lines, and "FLUSH => queue
+#                                      not empty" when the queue stays full
 #
-# The SMTP client is t/lib/smtp.sh, the standard scene t/lib/scene.sh.
+# Source t/lib/common.sh first; this file loads the standard scene
+# (t/lib/scene.sh: scene_backends sets the sinks' ports) and the SMTP
+# client (t/lib/smtp.sh).
+
+# shellcheck source=scene.sh
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
+# shellcheck source=smtp.sh
+. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
 
 PF_SHARED_DOMAIN=corp.example
 : "${PF_ROUTING_DOMAINS:=legacy.corp.example}"
@@ -232,3 +243,11 @@ postfix_flush() {
 }
 
 postfix_log() { cat "$(postfix_dir "$1")/maillog" 2>/dev/null; }
+
+postfix_deliver() {
+	local name=$1 port=$2 out
+	shift 2
+	out=$(smtp_send "$port" "$@")
+	postfix_flush "$name" >&2 || echo "FLUSH => queue not empty"
+	printf '%s\n' "$out"
+}

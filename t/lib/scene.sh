@@ -10,6 +10,7 @@
 #   scene_backends         scene_slapd, and both sinks on 127.0.0.1; sets
 #                          PF_LOCAL_SINK_PORT, PF_FOREIGN_SINK_PORT (the
 #                          Sendmail tests have sm_scene_backends instead)
+#   scene_clear_sinks      forget what both sinks received so far
 #   scene_directories [--hq LINE | --legacy LINE | --all LINE | LINE]...
 #                          print [directory hq] and [directory legacy] for
 #                          the ini (and write the bind password file).  A
@@ -47,6 +48,11 @@ scene_backends() {
 	scene_slapd || return 1
 	PF_LOCAL_SINK_PORT=$(free_port) && sink_start local "$PF_LOCAL_SINK_PORT" || return 1
 	PF_FOREIGN_SINK_PORT=$(free_port) && sink_start foreign "$PF_FOREIGN_SINK_PORT" || return 1
+}
+
+scene_clear_sinks() {
+	sink_clear local
+	sink_clear foreign
 }
 
 # _scene_key LINE: the key of "KEY = VALUE" or "-KEY".

@@ -43,6 +43,10 @@
 #   sendmail_cmd NAME ARGS...    run the unpacked sendmail with this cf
 #   sendmail_queue_count NAME    messages in the queue
 #   sendmail_wait_queue_empty NAME [SECONDS]   0 once the queue is empty
+#   sendmail_deliver NAME PORT FROM RCPT...
+#                                smtp_send, then wait (30 s at most) for an
+#                                empty queue; prints smtp_send's lines, and
+#                                "QUEUE => not empty" when it stays full
 #   sendmail_dir NAME
 #   sm_queue_id OUTPUT           queue id from smtp_send's "." line
 #
@@ -253,4 +257,12 @@ sendmail_wait_queue_empty() {
 # sm_queue_id OUTPUT: "250 2.0.0 6AL8IGXr009191 Message accepted for delivery"
 sm_queue_id() {
 	printf '%s\n' "$1" | sed -n 's/^\. => 250 [0-9.]* \([0-9A-Za-z]*\) Message accepted.*/\1/p'
+}
+
+sendmail_deliver() {
+	local name=$1 port=$2 out
+	shift 2
+	out=$(smtp_send "$port" "$@")
+	sendmail_wait_queue_empty "$name" 30 || echo "QUEUE => not empty"
+	printf '%s\n' "$out"
 }

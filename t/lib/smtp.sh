@@ -19,6 +19,10 @@
 #   smtp_send_from SRC-IP PORT FROM RCPT...
 #                                      the same from another local address
 #                                      (swaks --local-interface), no RCPT args
+#   smtp_retry SECONDS ADDRESS CMD...  run CMD (a send printing these lines)
+#                                      once a second until ADDRESS gets a
+#                                      250, SECONDS times at most, as a
+#                                      client retries; prints the last output
 #   smtp_reply_of OUTPUT ADDRESS       the reply to "RCPT TO:<ADDRESS>"
 #   smtp_queue_id OUTPUT               the queue id of "250 ... queued as ID"
 #   SMTP_SUBJECT                       subject used by smtp_send (default "test")
@@ -113,6 +117,18 @@ smtp_send() {
 smtp_reply_of() {
 	printf '%s\n' "$1" | grep -F "RCPT TO:<$2>" | sed 's/.* => //' | head -1
 }
+# smtp_retry SECONDS ADDRESS CMD...
+smtp_retry() {
+	local n=$1 addr=$2 i out
+	shift 2
+	for ((i = 0; i < n; i++)); do
+		((i == 0)) || sleep 1
+		out=$("$@")
+		smtp_reply_of "$out" "$addr" | grep -q '^250 ' && break
+	done
+	printf '%s\n' "$out"
+}
+
 # smtp_queue_id OUTPUT: the queue id from "250 2.0.0 Ok: queued as ID"
 smtp_queue_id() {
 	printf '%s\n' "$1" | sed -n 's/^\. => 250 .*queued as \([0-9A-Za-z]*\).*/\1/p'
