@@ -13,23 +13,28 @@
 #include <stddef.h>
 #include <syslog.h>
 
-enum cfg_mode { CFG_MODE_INHERIT = 0, CFG_MODE_ENFORCE, CFG_MODE_OBSERVE };
-enum cfg_domain_type {
-	CFG_DOMAIN_AUTHORITATIVE,
-	CFG_DOMAIN_INTERNAL_RELAY,
-	CFG_DOMAIN_EXTERNAL_RELAY
+enum config_mode {
+	CONFIG_MODE_INHERIT = 0,
+	CONFIG_MODE_ENFORCE,
+	CONFIG_MODE_OBSERVE
 };
-enum cfg_unknown { CFG_UNKNOWN_REJECT, CFG_UNKNOWN_ROUTE };
-enum cfg_on_error { CFG_ON_ERROR_TEMPFAIL, CFG_ON_ERROR_ACCEPT };
-enum cfg_scope { CFG_SCOPE_BASE, CFG_SCOPE_ONE, CFG_SCOPE_SUB };
+enum config_domain_type {
+	CONFIG_DOMAIN_AUTHORITATIVE,
+	CONFIG_DOMAIN_INTERNAL_RELAY,
+	CONFIG_DOMAIN_EXTERNAL_RELAY
+};
+enum config_unknown { CONFIG_UNKNOWN_REJECT, CONFIG_UNKNOWN_ROUTE };
+enum config_on_error { CONFIG_ON_ERROR_TEMPFAIL, CONFIG_ON_ERROR_ACCEPT };
+enum config_scope { CONFIG_SCOPE_BASE, CONFIG_SCOPE_ONE, CONFIG_SCOPE_SUB };
 /* The syslog priority itself, so the logger needs no configuration type. */
-enum cfg_log_level {
-	CFG_LOG_ERROR = LOG_ERR, CFG_LOG_WARNING = LOG_WARNING,
-	CFG_LOG_INFO = LOG_INFO, CFG_LOG_DEBUG = LOG_DEBUG
+enum config_log_level {
+	CONFIG_LOG_ERROR = LOG_ERR, CONFIG_LOG_WARNING = LOG_WARNING,
+	CONFIG_LOG_INFO = LOG_INFO, CONFIG_LOG_DEBUG = LOG_DEBUG
 };
 /* How a directory is mirrored (nsmilter.ini(5), "Directory mirror"). */
-enum cfg_sync {
-	CFG_SYNC_NONE, CFG_SYNC_SYNCREPL, CFG_SYNC_DIRSYNC, CFG_SYNC_POLL
+enum config_sync {
+	CONFIG_SYNC_NONE, CONFIG_SYNC_SYNCREPL, CONFIG_SYNC_DIRSYNC,
+	CONFIG_SYNC_POLL
 };
 
 /* A comma- or space-separated list value. */
@@ -45,13 +50,13 @@ struct milter_config {
 	unsigned socket_mode;      /* octal in the file, e.g. 0660 */
 	char *pidfile;             /* may be NULL */
 	int syslog_facility;       /* LOG_MAIL etc. (syslog.h value) */
-	enum cfg_log_level log_level;
+	enum config_log_level log_level;
 	unsigned cache_ttl_ms;     /* 0 disables the cache */
 	unsigned negative_cache_ttl_ms;
 	unsigned cache_size;
-	enum cfg_on_error on_directory_error;
+	enum config_on_error on_directory_error;
 	bool trace_header;
-	enum cfg_mode mode;        /* never CFG_MODE_INHERIT here */
+	enum config_mode mode;        /* never CONFIG_MODE_INHERIT here */
 	unsigned max_unknown;      /* 0 = off */
 	char *socketmap;           /* NULL or unix:/path, inet:port@host */
 	char *state_dir;           /* mirrors: state_dir/NAME/ */
@@ -66,7 +71,7 @@ struct directory_config {
 	char *bind_password_file;
 	char *bind_password;       /* read at load time; never logged */
 	char *base;                /* "": the root (Global Catalog) */
-	enum cfg_scope scope;
+	enum config_scope scope;
 	char *filter;              /* with %s %u %d %% */
 	char *target_attribute;    /* NULL: none */
 	unsigned timeout_ms;
@@ -77,7 +82,7 @@ struct directory_config {
 	char *route;               /* NULL: local directory */
 	char *transport;           /* socketmap answer; NULL: none */
 	struct strlist hosts;      /* loop guard: addresses of that system */
-	enum cfg_sync sync;        /* CFG_SYNC_NONE: live lookups only */
+	enum config_sync sync;        /* CONFIG_SYNC_NONE: live lookups only */
 	struct strlist address_attributes; /* values that are addresses */
 	char *sync_filter;         /* entries under base/scope that count */
 	unsigned sync_interval_ms; /* dirsync, poll */
@@ -89,17 +94,17 @@ struct directory_config {
 /* [domain NAME] */
 struct domain_config {
 	char *name;                /* lowercase */
-	enum cfg_domain_type type;
+	enum config_domain_type type;
 	struct directory_config **dirs; /* in order of precedence */
 	size_t n_dirs;
-	enum cfg_unknown unknown;
+	enum config_unknown unknown;
 	char *fallback_route;      /* NULL if unset */
 	char *fallback_transport;
 	struct strlist fallback_hosts;
 	bool subdomains;
 	char *recipient_delimiter; /* NULL or set of delimiter characters */
 	bool rewrite;
-	enum cfg_mode mode;        /* CFG_MODE_INHERIT: as [milter] */
+	enum config_mode mode;        /* CONFIG_MODE_INHERIT: as [milter] */
 	char *reject_text;         /* NULL: default */
 	char *tempfail_text;
 };
@@ -144,7 +149,7 @@ const struct domain_config *config_find_domain(const struct config *cfg,
     const char *domain);
 
 /* The effective mode of a domain (its own, else [milter]'s). */
-enum cfg_mode config_domain_mode(const struct config *cfg,
+enum config_mode config_domain_mode(const struct config *cfg,
     const struct domain_config *dom);
 
 /* Option table, exported for documentation checks (t/unit/test_config.c). */

@@ -72,7 +72,7 @@ extern const struct config_option config_table[];
 extern const size_t config_table_len;
 
 /* "authoritative", ... (from the option table's names). */
-const char *config_domain_type_name(enum cfg_domain_type type);
+const char *config_domain_type_name(enum config_domain_type type);
 const struct config_option *config_table_find(enum config_kind kind,
     const char *key);
 /* The object an option of a section is stored in. */

@@ -113,11 +113,11 @@ check_directory(struct config_ctx *ctx, struct directory_config *dir)
 	 */
 	if (dir->base == NULL && (dir->base = strdup("")) == NULL)
 		DIR_ERR(ctx, dir, "base", "out of memory");
-	if (dir->sync == CFG_SYNC_DIRSYNC || dir->sync == CFG_SYNC_POLL)
+	if (dir->sync == CONFIG_SYNC_DIRSYNC || dir->sync == CONFIG_SYNC_POLL)
 		DIR_ERR(ctx, dir, "sync", "'%s' is not available in this "
-		    "version (use syncrepl)", dir->sync == CFG_SYNC_POLL ?
+		    "version (use syncrepl)", dir->sync == CONFIG_SYNC_POLL ?
 		    "poll" : "dirsync");
-	if (dir->sync != CFG_SYNC_NONE && dir->address_attributes.n == 0)
+	if (dir->sync != CONFIG_SYNC_NONE && dir->address_attributes.n == 0)
 		DIR_ERR(ctx, dir, "address_attributes", "missing, required by "
 		    "sync");
 	if (dir->bind_dn != NULL && dir->bind_password_file == NULL)
@@ -186,18 +186,18 @@ check_domain(struct config_ctx *ctx, struct domain_config *dom,
 {
 	resolve_directories(ctx, dom, names);
 
-	if (dom->type != CFG_DOMAIN_EXTERNAL_RELAY && names->n == 0)
+	if (dom->type != CONFIG_DOMAIN_EXTERNAL_RELAY && names->n == 0)
 		DOM_ERR(ctx, dom, "directories", "missing, required by "
 		    "type = %s", config_domain_type_name(dom->type));
-	if (dom->unknown == CFG_UNKNOWN_ROUTE &&
-	    dom->type != CFG_DOMAIN_INTERNAL_RELAY)
+	if (dom->unknown == CONFIG_UNKNOWN_ROUTE &&
+	    dom->type != CONFIG_DOMAIN_INTERNAL_RELAY)
 		DOM_ERR(ctx, dom, "unknown", "'route' needs type = "
 		    "internal-relay (type is %s)", config_domain_type_name(dom->type));
 	if (dom->fallback_route == NULL) {
-		if (dom->type == CFG_DOMAIN_EXTERNAL_RELAY)
+		if (dom->type == CONFIG_DOMAIN_EXTERNAL_RELAY)
 			DOM_ERR(ctx, dom, "fallback_route", "missing, required "
 			    "by type = external-relay");
-		else if (dom->unknown == CFG_UNKNOWN_ROUTE)
+		else if (dom->unknown == CONFIG_UNKNOWN_ROUTE)
 			DOM_ERR(ctx, dom, "fallback_route", "missing, required "
 			    "by unknown = route");
 	}

@@ -37,10 +37,10 @@ config_find_domain(const struct config *cfg, const char *domain)
 	return NULL;
 }
 
-enum cfg_mode
+enum config_mode
 config_domain_mode(const struct config *cfg, const struct domain_config *dom)
 {
-	if (dom != NULL && dom->mode != CFG_MODE_INHERIT)
+	if (dom != NULL && dom->mode != CONFIG_MODE_INHERIT)
 		return dom->mode;
 	return cfg->milter.mode;
 }

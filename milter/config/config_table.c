@@ -19,13 +19,13 @@
 #define DAY  (24 * HOUR)
 
 /* Enumerations are stored through an int lvalue. */
-_Static_assert(sizeof(enum cfg_mode) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum cfg_domain_type) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum cfg_unknown) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum cfg_on_error) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum cfg_scope) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum cfg_log_level) == sizeof(int), "enum size");
-_Static_assert(sizeof(enum cfg_sync) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_domain_type) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_unknown) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_on_error) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_scope) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_log_level) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_sync) == sizeof(int), "enum size");
 
 static const struct config_enum facility_names[] = {
 	{ "mail", LOG_MAIL }, { "daemon", LOG_DAEMON }, { "user", LOG_USER },
@@ -36,37 +36,37 @@ static const struct config_enum facility_names[] = {
 	{ NULL, 0 }
 };
 static const struct config_enum log_level_names[] = {
-	{ "error", CFG_LOG_ERROR }, { "warning", CFG_LOG_WARNING },
-	{ "info", CFG_LOG_INFO }, { "debug", CFG_LOG_DEBUG }, { NULL, 0 }
+	{ "error", CONFIG_LOG_ERROR }, { "warning", CONFIG_LOG_WARNING },
+	{ "info", CONFIG_LOG_INFO }, { "debug", CONFIG_LOG_DEBUG }, { NULL, 0 }
 };
 static const struct config_enum on_error_names[] = {
-	{ "tempfail", CFG_ON_ERROR_TEMPFAIL },
-	{ "accept", CFG_ON_ERROR_ACCEPT }, { NULL, 0 }
+	{ "tempfail", CONFIG_ON_ERROR_TEMPFAIL },
+	{ "accept", CONFIG_ON_ERROR_ACCEPT }, { NULL, 0 }
 };
 static const struct config_enum milter_mode_names[] = {
-	{ "enforce", CFG_MODE_ENFORCE }, { "observe", CFG_MODE_OBSERVE },
+	{ "enforce", CONFIG_MODE_ENFORCE }, { "observe", CONFIG_MODE_OBSERVE },
 	{ NULL, 0 }
 };
 static const struct config_enum domain_mode_names[] = {
-	{ "", CFG_MODE_INHERIT }, { "enforce", CFG_MODE_ENFORCE },
-	{ "observe", CFG_MODE_OBSERVE }, { NULL, 0 }
+	{ "", CONFIG_MODE_INHERIT }, { "enforce", CONFIG_MODE_ENFORCE },
+	{ "observe", CONFIG_MODE_OBSERVE }, { NULL, 0 }
 };
 static const struct config_enum scope_names[] = {
-	{ "base", CFG_SCOPE_BASE }, { "one", CFG_SCOPE_ONE },
-	{ "sub", CFG_SCOPE_SUB }, { NULL, 0 }
+	{ "base", CONFIG_SCOPE_BASE }, { "one", CONFIG_SCOPE_ONE },
+	{ "sub", CONFIG_SCOPE_SUB }, { NULL, 0 }
 };
 static const struct config_enum type_names[] = {
-	{ "authoritative", CFG_DOMAIN_AUTHORITATIVE },
-	{ "internal-relay", CFG_DOMAIN_INTERNAL_RELAY },
-	{ "external-relay", CFG_DOMAIN_EXTERNAL_RELAY }, { NULL, 0 }
+	{ "authoritative", CONFIG_DOMAIN_AUTHORITATIVE },
+	{ "internal-relay", CONFIG_DOMAIN_INTERNAL_RELAY },
+	{ "external-relay", CONFIG_DOMAIN_EXTERNAL_RELAY }, { NULL, 0 }
 };
 static const struct config_enum sync_names[] = {
-	{ "none", CFG_SYNC_NONE }, { "syncrepl", CFG_SYNC_SYNCREPL },
-	{ "dirsync", CFG_SYNC_DIRSYNC }, { "poll", CFG_SYNC_POLL },
+	{ "none", CONFIG_SYNC_NONE }, { "syncrepl", CONFIG_SYNC_SYNCREPL },
+	{ "dirsync", CONFIG_SYNC_DIRSYNC }, { "poll", CONFIG_SYNC_POLL },
 	{ NULL, 0 }
 };
 static const struct config_enum unknown_names[] = {
-	{ "reject", CFG_UNKNOWN_REJECT }, { "route", CFG_UNKNOWN_ROUTE },
+	{ "reject", CONFIG_UNKNOWN_REJECT }, { "route", CONFIG_UNKNOWN_ROUTE },
 	{ NULL, 0 }
 };
 
@@ -390,7 +390,7 @@ config_options(const struct config_option_info **out)
 }
 
 const char *
-config_domain_type_name(enum cfg_domain_type type)
+config_domain_type_name(enum config_domain_type type)
 {
 	for (const struct config_enum *e = type_names; e->name != NULL; e++)
 		if (e->value == (int)type)

@@ -82,7 +82,7 @@ static void
 on_error(const struct config *cfg, const struct domain_config *dom,
     struct decision *out)
 {
-	if (cfg->milter.on_directory_error == CFG_ON_ERROR_ACCEPT) {
+	if (cfg->milter.on_directory_error == CONFIG_ON_ERROR_ACCEPT) {
 		out->action = DECISION_ACCEPT;
 		out->reason = REASON_DIRECTORY;
 		return;
@@ -196,7 +196,7 @@ found(const struct domain_config *dom, const struct address *a,
 	} else if (dir->route != NULL)
 		rc = route_to(out, a->local, dir->route, dir->transport,
 		    &dir->hosts, in->client_addr);
-	else if (dom->type == CFG_DOMAIN_EXTERNAL_RELAY)
+	else if (dom->type == CONFIG_DOMAIN_EXTERNAL_RELAY)
 		rc = route_to(out, a->local, dom->fallback_route,
 		    dom->fallback_transport, &dom->fallback_hosts,
 		    in->client_addr);
@@ -211,8 +211,8 @@ static void
 not_found(const struct domain_config *dom, const struct address *a,
     const struct decide_input *in, struct decision *out)
 {
-	if (dom->type == CFG_DOMAIN_INTERNAL_RELAY &&
-	    dom->unknown == CFG_UNKNOWN_ROUTE) {
+	if (dom->type == CONFIG_DOMAIN_INTERNAL_RELAY &&
+	    dom->unknown == CONFIG_UNKNOWN_ROUTE) {
 		out->reason = REASON_FALLBACK;
 		if (route_to(out, a->local, dom->fallback_route,
 		    dom->fallback_transport, &dom->fallback_hosts,
@@ -261,7 +261,7 @@ decide_one(const struct config *cfg, const struct decide_input *in,
 	}
 
 	/* external-relay without directories: everybody lives elsewhere. */
-	if (dom->type == CFG_DOMAIN_EXTERNAL_RELAY && dom->n_dirs == 0) {
+	if (dom->type == CONFIG_DOMAIN_EXTERNAL_RELAY && dom->n_dirs == 0) {
 		out->reason = REASON_FALLBACK;
 		if (route_to(out, a.local, dom->fallback_route,
 		    dom->fallback_transport, &dom->fallback_hosts,

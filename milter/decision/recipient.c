@@ -22,7 +22,7 @@ recipient_decide(const struct config *cfg, struct resolver *r,
 	out->ms = clock_ms_since(t0);
 	out->cache = resolver_call_cache(&call);
 	out->observe = config_domain_mode(cfg, out->d.domain) ==
-	    CFG_MODE_OBSERVE;
+	    CONFIG_MODE_OBSERVE;
 	out->rcpt = log_escape(out->d.address ? out->d.address :
 	    (rcpt ? rcpt : ""));
 	out->fields = decision_format_log(&out->d);

@@ -52,5 +52,5 @@ const char *
 directory_backend_for(const struct directory_config *cfg)
 {
 	/* A mirrored directory is answered from its copy. */
-	return cfg->sync != CFG_SYNC_NONE ? "mirror" : "ldap";
+	return cfg->sync != CONFIG_SYNC_NONE ? "mirror" : "ldap";
 }

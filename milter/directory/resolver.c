@@ -43,7 +43,7 @@ resolver_open(const struct config *cfg, const struct directory_ops *ops)
 	for (size_t i = 0; i < cfg->n_directories; i++) {
 		const struct directory_config *dc = &cfg->directories[i];
 		const struct directory_ops *o = ops != NULL &&
-		    dc->sync == CFG_SYNC_NONE ? ops :
+		    dc->sync == CONFIG_SYNC_NONE ? ops :
 		    directory_backend_lookup(directory_backend_for(dc));
 
 		if ((r->dirs[i] = directory_open(o, dc)) == NULL)

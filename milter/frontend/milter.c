@@ -256,7 +256,7 @@ nsm_envrcpt(SMFICTX *ctx, char **argv)
 		const char *qid = smfi_getsymval(ctx, "i");
 		char *raw = log_escape(argv[0]);
 
-		observe = cfg->milter.mode == CFG_MODE_OBSERVE;
+		observe = cfg->milter.mode == CONFIG_MODE_OBSERVE;
 		log_info("%s%srcpt=%s action=tempfail code=451 dsn=4.7.1 "
 		    "reason=harvest unknowns=%u%s conn=%lu",
 		    qid && *qid ? qid : "", qid && *qid ? ": " : "",

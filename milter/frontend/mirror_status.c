@@ -12,14 +12,14 @@
 #include "frontend/mirror_status.h"
 
 static const char *
-sync_name(enum cfg_sync s)
+sync_name(enum config_sync s)
 {
 	switch (s) {
-	case CFG_SYNC_SYNCREPL:
+	case CONFIG_SYNC_SYNCREPL:
 		return "syncrepl";
-	case CFG_SYNC_DIRSYNC:
+	case CONFIG_SYNC_DIRSYNC:
 		return "dirsync";
-	case CFG_SYNC_POLL:
+	case CONFIG_SYNC_POLL:
 		return "poll";
 	default:
 		return "none";
@@ -40,7 +40,7 @@ mirror_status_run(const struct config *cfg, FILE *out)
 		char *path, *err = NULL;
 		long long age;
 
-		if (d->sync == CFG_SYNC_NONE)
+		if (d->sync == CONFIG_SYNC_NONE)
 			continue;
 		if ((path = mirror_state_path(cfg->milter.state_dir, d->name))
 		    != NULL &&

@@ -81,7 +81,7 @@ open_mirror(const struct config *cfg, const struct directory_config *dir)
 	char *path, *err = NULL;
 	uint64_t now = (uint64_t)time(NULL);
 
-	if (dir->sync == CFG_SYNC_NONE || cfg->milter.state_dir == NULL)
+	if (dir->sync == CONFIG_SYNC_NONE || cfg->milter.state_dir == NULL)
 		return NULL;
 	if ((path = mirror_state_path(cfg->milter.state_dir, dir->name))
 	    == NULL)

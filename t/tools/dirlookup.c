@@ -141,7 +141,7 @@ main(int argc, char **argv)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.name = "test";
-	cfg.scope = CFG_SCOPE_SUB;
+	cfg.scope = CONFIG_SCOPE_SUB;
 	cfg.timeout_ms = 2000;
 	cfg.tls_verify = true;
 	cfg.pool_size = 2;
@@ -157,11 +157,11 @@ main(int argc, char **argv)
 		case 'f': cfg.filter = optarg; break;
 		case 's':
 			if (strcmp(optarg, "base") == 0)
-				cfg.scope = CFG_SCOPE_BASE;
+				cfg.scope = CONFIG_SCOPE_BASE;
 			else if (strcmp(optarg, "one") == 0)
-				cfg.scope = CFG_SCOPE_ONE;
+				cfg.scope = CONFIG_SCOPE_ONE;
 			else if (strcmp(optarg, "sub") == 0)
-				cfg.scope = CFG_SCOPE_SUB;
+				cfg.scope = CONFIG_SCOPE_SUB;
 			else
 				usage();
 			break;

@@ -182,13 +182,13 @@ test_full(void **state)
 	CHECK_NUM(m->socket_mode, 0640);
 	CHECK_STR(m->pidfile, "/run/nsmilter/nsmilter.pid");
 	CHECK_NUM(m->syslog_facility, LOG_LOCAL3);
-	CHECK_NUM(m->log_level, CFG_LOG_DEBUG);
+	CHECK_NUM(m->log_level, CONFIG_LOG_DEBUG);
 	CHECK_NUM(m->cache_ttl_ms, 600000);
 	CHECK_NUM(m->negative_cache_ttl_ms, 30000);
 	CHECK_NUM(m->cache_size, 5000);
-	CHECK_NUM(m->on_directory_error, CFG_ON_ERROR_ACCEPT);
+	CHECK_NUM(m->on_directory_error, CONFIG_ON_ERROR_ACCEPT);
 	CHECK_NUM(m->trace_header, true);
-	CHECK_NUM(m->mode, CFG_MODE_OBSERVE);
+	CHECK_NUM(m->mode, CONFIG_MODE_OBSERVE);
 	CHECK_NUM(m->max_unknown, 0);
 	CHECK_STR(m->socketmap, "unix:/run/nsmilter/socketmap.sock");
 
@@ -203,7 +203,7 @@ test_full(void **state)
 	CHECK_STR(hq->bind_dn, "CN=nsmilter,OU=Service,DC=corp,DC=example");
 	CHECK_STR(hq->bind_password, "s3cret");
 	CHECK_STR(hq->base, "DC=corp,DC=example");
-	CHECK_NUM(hq->scope, CFG_SCOPE_ONE);
+	CHECK_NUM(hq->scope, CONFIG_SCOPE_ONE);
 	CHECK_STR(hq->filter, "(|(mail=%s)(proxyAddresses=smtp:%s))");
 	CHECK_STR(hq->target_attribute, "targetAddress");
 	CHECK_NUM(hq->timeout_ms, 1500);
@@ -227,12 +227,12 @@ test_full(void **state)
 	CHECK_NUM(cfg->n_domains, 1);
 	dom = &cfg->domains[0];
 	CHECK_STR(dom->name, "corp.example");
-	CHECK_NUM(dom->type, CFG_DOMAIN_INTERNAL_RELAY);
+	CHECK_NUM(dom->type, CONFIG_DOMAIN_INTERNAL_RELAY);
 	CHECK_NUM(dom->n_dirs, 2);
 	if (dom->dirs[0] != legacy || dom->dirs[1] != hq)
 		fail_msg("dirs: got %s, %s, want legacy, hq",
 		    dom->dirs[0]->name, dom->dirs[1]->name);
-	CHECK_NUM(dom->unknown, CFG_UNKNOWN_ROUTE);
+	CHECK_NUM(dom->unknown, CONFIG_UNKNOWN_ROUTE);
 	CHECK_STR(dom->fallback_route, "other.corp.example");
 	CHECK_STR(dom->fallback_transport, "smtp:[10.9.0.1]:25");
 	CHECK_NUM(dom->fallback_hosts.n, 2);
@@ -240,7 +240,7 @@ test_full(void **state)
 	CHECK_NUM(dom->subdomains, true);
 	CHECK_STR(dom->recipient_delimiter, "+-");
 	CHECK_NUM(dom->rewrite, false);
-	CHECK_NUM(dom->mode, CFG_MODE_ENFORCE);
+	CHECK_NUM(dom->mode, CONFIG_MODE_ENFORCE);
 	CHECK_STR(dom->reject_text, "No such user here");
 	CHECK_STR(dom->tempfail_text, "Try later");
 	CHECK_STR(cfg->path + strlen(cfg->path) - 4, ".ini");
@@ -266,20 +266,20 @@ test_defaults(void **state)
 	CHECK_NUM(m->socket_mode, 0660);
 	CHECK_STR(m->pidfile, NULL);
 	CHECK_NUM(m->syslog_facility, LOG_MAIL);
-	CHECK_NUM(m->log_level, CFG_LOG_INFO);
+	CHECK_NUM(m->log_level, CONFIG_LOG_INFO);
 	CHECK_NUM(m->cache_ttl_ms, 300000);
 	CHECK_NUM(m->negative_cache_ttl_ms, 60000);
 	CHECK_NUM(m->cache_size, 100000);
-	CHECK_NUM(m->on_directory_error, CFG_ON_ERROR_TEMPFAIL);
+	CHECK_NUM(m->on_directory_error, CONFIG_ON_ERROR_TEMPFAIL);
 	CHECK_NUM(m->trace_header, false);
-	CHECK_NUM(m->mode, CFG_MODE_ENFORCE);
+	CHECK_NUM(m->mode, CONFIG_MODE_ENFORCE);
 	CHECK_NUM(m->max_unknown, 20);
 	CHECK_STR(m->socketmap, NULL);
 
 	CHECK_STR(d->bind_dn, NULL);
 	CHECK_STR(d->bind_password_file, NULL);
 	CHECK_STR(d->bind_password, NULL);
-	CHECK_NUM(d->scope, CFG_SCOPE_SUB);
+	CHECK_NUM(d->scope, CONFIG_SCOPE_SUB);
 	CHECK_STR(d->filter, "(mail=%s)");
 	CHECK_STR(d->target_attribute, NULL);
 	CHECK_NUM(d->timeout_ms, 2000);
@@ -290,7 +290,7 @@ test_defaults(void **state)
 	CHECK_STR(d->route, NULL);
 	CHECK_STR(d->transport, NULL);
 	CHECK_NUM(d->hosts.n, 0);
-	CHECK_NUM(d->sync, CFG_SYNC_NONE);
+	CHECK_NUM(d->sync, CONFIG_SYNC_NONE);
 	CHECK_NUM(d->address_attributes.n, 2);
 	CHECK_STR(d->address_attributes.v[1], "proxyAddresses");
 	CHECK_STR(d->sync_filter, "(objectClass=*)");
@@ -299,16 +299,16 @@ test_defaults(void **state)
 	CHECK_NUM(d->confirm_unknown, true);
 	CHECK_STR(d->state_dir, "/var/lib/nsmilter");
 
-	CHECK_NUM(dom->type, CFG_DOMAIN_AUTHORITATIVE);
+	CHECK_NUM(dom->type, CONFIG_DOMAIN_AUTHORITATIVE);
 	CHECK_NUM(dom->n_dirs, 1);
-	CHECK_NUM(dom->unknown, CFG_UNKNOWN_REJECT);
+	CHECK_NUM(dom->unknown, CONFIG_UNKNOWN_REJECT);
 	CHECK_STR(dom->fallback_route, NULL);
 	CHECK_STR(dom->fallback_transport, NULL);
 	CHECK_NUM(dom->fallback_hosts.n, 0);
 	CHECK_NUM(dom->subdomains, false);
 	CHECK_STR(dom->recipient_delimiter, NULL);
 	CHECK_NUM(dom->rewrite, true);
-	CHECK_NUM(dom->mode, CFG_MODE_INHERIT);
+	CHECK_NUM(dom->mode, CONFIG_MODE_INHERIT);
 	CHECK_STR(dom->reject_text, NULL);
 	CHECK_STR(dom->tempfail_text, NULL);
 	config_free(cfg);
@@ -326,10 +326,10 @@ test_empty_is_default(void **state)
 
 	CHECK_STR(cfg->milter.socket, "unix:/run/nsmilter/nsmilter.sock");
 	CHECK_STR(cfg->milter.socketmap, NULL);
-	CHECK_NUM(cfg->milter.log_level, CFG_LOG_INFO);
+	CHECK_NUM(cfg->milter.log_level, CONFIG_LOG_INFO);
 	CHECK_NUM(cfg->milter.cache_ttl_ms, 300000);
 	CHECK_STR(cfg->directories[0].filter, "(mail=%s)");
-	CHECK_NUM(cfg->domains[0].mode, CFG_MODE_INHERIT);
+	CHECK_NUM(cfg->domains[0].mode, CONFIG_MODE_INHERIT);
 	config_free(cfg);
 }
 
@@ -953,15 +953,17 @@ test_find_domain(void **state)
 			    cases[i].want ? cases[i].want : "none");
 	}
 	CHECK_NUM(config_domain_mode(cfg, config_find_domain(cfg,
-	    "corp.example")), CFG_MODE_ENFORCE);
+	    "corp.example")), CONFIG_MODE_ENFORCE);
 	CHECK_NUM(config_domain_mode(cfg, config_find_domain(cfg,
-	    "other.example")), CFG_MODE_OBSERVE);
+	    "other.example")), CONFIG_MODE_OBSERVE);
 	config_free(cfg);
 
 	cfg = load_ok("[milter]\nmode = observe\n" MINIMAL
 	    "[domain b.example]\ndirectories = d\nmode = enforce\n");
-	CHECK_NUM(config_domain_mode(cfg, &cfg->domains[0]), CFG_MODE_OBSERVE);
-	CHECK_NUM(config_domain_mode(cfg, &cfg->domains[1]), CFG_MODE_ENFORCE);
+	CHECK_NUM(config_domain_mode(cfg, &cfg->domains[0]),
+	    CONFIG_MODE_OBSERVE);
+	CHECK_NUM(config_domain_mode(cfg, &cfg->domains[1]),
+	    CONFIG_MODE_ENFORCE);
 	config_free(cfg);
 }
 
@@ -988,7 +990,7 @@ test_sample(void **state)
 	CHECK_STR(cfg->directories[0].name, "hq");
 	CHECK_STR(cfg->directories[1].route, "legacy.corp.example");
 	CHECK_NUM(cfg->n_domains, 1);
-	CHECK_NUM(cfg->domains[0].type, CFG_DOMAIN_INTERNAL_RELAY);
+	CHECK_NUM(cfg->domains[0].type, CONFIG_DOMAIN_INTERNAL_RELAY);
 	CHECK_NUM(cfg->domains[0].n_dirs, 2);
 	CHECK_STR(cfg->domains[0].dirs[1]->name, "legacy");
 	config_free(cfg);

@@ -103,28 +103,28 @@ static struct directory_config *hq_legacy[] = { &dirs[0], &dirs[1] };
 static struct directory_config *hq_only[] = { &dirs[0] };
 
 static struct domain_config domains[] = {
-	{ .name = "corp.example", .type = CFG_DOMAIN_INTERNAL_RELAY,
-	  .dirs = hq_legacy, .n_dirs = 2, .unknown = CFG_UNKNOWN_REJECT,
+	{ .name = "corp.example", .type = CONFIG_DOMAIN_INTERNAL_RELAY,
+	  .dirs = hq_legacy, .n_dirs = 2, .unknown = CONFIG_UNKNOWN_REJECT,
 	  .subdomains = true, .recipient_delimiter = "+", .rewrite = true },
-	{ .name = "auth.example", .type = CFG_DOMAIN_AUTHORITATIVE,
+	{ .name = "auth.example", .type = CONFIG_DOMAIN_AUTHORITATIVE,
 	  .dirs = hq_only, .n_dirs = 1, .rewrite = true,
 	  .reject_text = "No such user here" },
-	{ .name = "relay.example", .type = CFG_DOMAIN_INTERNAL_RELAY,
-	  .dirs = hq_only, .n_dirs = 1, .unknown = CFG_UNKNOWN_ROUTE,
+	{ .name = "relay.example", .type = CONFIG_DOMAIN_INTERNAL_RELAY,
+	  .dirs = hq_only, .n_dirs = 1, .unknown = CONFIG_UNKNOWN_ROUTE,
 	  .fallback_route = "old.relay.example",
 	  .fallback_transport = "smtp:[10.9.0.1]",
 	  .fallback_hosts = { .v = relay_hosts, .n = 1 }, .rewrite = true },
-	{ .name = "ext.example", .type = CFG_DOMAIN_EXTERNAL_RELAY,
+	{ .name = "ext.example", .type = CONFIG_DOMAIN_EXTERNAL_RELAY,
 	  .fallback_route = "ext.route.example", .rewrite = true },
-	{ .name = "extv.example", .type = CFG_DOMAIN_EXTERNAL_RELAY,
+	{ .name = "extv.example", .type = CONFIG_DOMAIN_EXTERNAL_RELAY,
 	  .dirs = hq_only, .n_dirs = 1, .fallback_route = "extv.route.example",
 	  .rewrite = true },
 };
 
 static struct config cfg = {
 	.path = "test.ini",
-	.milter = { .on_directory_error = CFG_ON_ERROR_TEMPFAIL,
-		    .mode = CFG_MODE_ENFORCE },
+	.milter = { .on_directory_error = CONFIG_ON_ERROR_TEMPFAIL,
+		    .mode = CONFIG_MODE_ENFORCE },
 	.directories = dirs, .n_directories = 2,
 	.domains = domains, .n_domains = 5,
 };
@@ -298,7 +298,7 @@ test_decision_table(void **state)
 		char *line;
 
 		cfg.milter.on_directory_error = c->accept_on_error ?
-		    CFG_ON_ERROR_ACCEPT : CFG_ON_ERROR_TEMPFAIL;
+		    CONFIG_ON_ERROR_ACCEPT : CONFIG_ON_ERROR_TEMPFAIL;
 		decide_recipient(&cfg, &in, fake_lookup, &f, &d);
 		line = decision_format_query(&d);
 		if (line == NULL || strcmp(line, c->want_line) != 0)
@@ -315,7 +315,7 @@ test_decision_table(void **state)
 		free(line);
 		decision_free(&d);
 	}
-	cfg.milter.on_directory_error = CFG_ON_ERROR_TEMPFAIL;
+	cfg.milter.on_directory_error = CONFIG_ON_ERROR_TEMPFAIL;
 }
 
 struct reply_case {

@@ -52,10 +52,10 @@ params_fill(struct ldapdir_params *p, const struct directory_config *cfg)
 		if (strncasecmp(cfg->uri.v[i], "ldaps://", 8) == 0)
 			p->tls = true;
 	switch (cfg->scope) {
-	case CFG_SCOPE_BASE:
+	case CONFIG_SCOPE_BASE:
 		p->scope = LDAP_SCOPE_BASE;
 		break;
-	case CFG_SCOPE_ONE:
+	case CONFIG_SCOPE_ONE:
 		p->scope = LDAP_SCOPE_ONELEVEL;
 		break;
 	default:

@@ -45,7 +45,7 @@ mirror_open(const struct directory_config *cfg)
 {
 	struct mirror_dir *d;
 
-	if (cfg == NULL || cfg->sync == CFG_SYNC_NONE ||
+	if (cfg == NULL || cfg->sync == CONFIG_SYNC_NONE ||
 	    cfg->state_dir == NULL)
 		return NULL;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
@@ -57,7 +57,7 @@ mirror_open(const struct directory_config *cfg)
 			goto fail;
 		d->live_cfg = *cfg;
 		d->live_cfg.filter = d->live_filter;
-		d->live_cfg.sync = CFG_SYNC_NONE;
+		d->live_cfg.sync = CONFIG_SYNC_NONE;
 		if ((d->live = directory_open(&ldapdir_ops, &d->live_cfg))
 		    == NULL)
 			goto fail;
@@ -238,7 +238,7 @@ mirror_state_of(const struct directory_config *cfg,
 	/* A session records its contact every interval; a fetch every
 	 * sync_interval.  Either may take up to the timeout, and the age is
 	 * counted in whole seconds. */
-	if (cfg->sync == CFG_SYNC_SYNCREPL) {
+	if (cfg->sync == CONFIG_SYNC_SYNCREPL) {
 		if (!meta->session)
 			return MIRROR_STALE;
 		window_ms = mirror_contact_interval_ms(cfg);

@@ -348,7 +348,7 @@ run_once(struct mirror_engine *e, char **err)
 		s.ld = c.ld;
 		mark_refreshing(&s);
 		switch (e->cfg->sync) {
-		case CFG_SYNC_SYNCREPL:
+		case CONFIG_SYNC_SYNCREPL:
 			rc = mirror_syncrepl_run(&s, err);
 			break;
 		default:

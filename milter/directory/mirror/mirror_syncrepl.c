@@ -311,12 +311,12 @@ session_down(struct sr *r)
 }
 
 static int
-scope_of(enum cfg_scope scope)
+scope_of(enum config_scope scope)
 {
 	switch (scope) {
-	case CFG_SCOPE_BASE:
+	case CONFIG_SCOPE_BASE:
 		return LDAP_SCOPE_BASE;
-	case CFG_SCOPE_ONE:
+	case CONFIG_SCOPE_ONE:
 		return LDAP_SCOPE_ONELEVEL;
 	default:
 		return LDAP_SCOPE_SUBTREE;
