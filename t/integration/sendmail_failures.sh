@@ -10,13 +10,8 @@
 
 . "$(dirname "$0")/../lib/sendmail.sh"
 sendmail_netns "$@"
-. "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/scene.sh"
-. "$NSMILTER_SRCDIR/t/lib/smtp.sh"
-. "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
-sendmail_check || setup_failed "no Sendmail in $(sendmail_root): run t/setup-sendmail.sh as root"
-sm_scene_backends || setup_failed "directories and sinks (see above)"
+sm_scene_backends || setup_failed "Sendmail, directories or sinks (see above)"
 {
 	nsmilter_milter_section mx
 	scene_directories

@@ -21,12 +21,15 @@
 # Use (a test script):
 #     . "$(dirname "$0")/../lib/sendmail.sh"
 #     sendmail_netns "$@"     # FIRST: re-executes the script in the namespace
-#     . "$(dirname "$0")/../lib/common.sh"
+#     sm_scene_backends || setup_failed "..."
 #     ...
 #
-#   sendmail_netns ARGS          (re-)run the calling script in the namespace
+#   sendmail_netns ARGS          (re-)run the calling script in the namespace,
+#                                then load the harness there: t/lib/common.sh,
+#                                scene.sh, smtp.sh and nsmilter.sh
 #   sendmail_root                the unpacked tree; sendmail_check: is it there
-#   sm_scene_backends            the standard scene (t/lib/scene.sh) with the
+#   sm_scene_backends            the unpacked Sendmail is there, and the
+#                                standard scene (t/lib/scene.sh) with the
 #                                sinks on SM_LOCAL_HOST:25 and SM_FOREIGN_HOST:25
 #   sendmail_start NAME PORT MILTER-SOCKET [original]
 #       build $T_DIR/sendmail-NAME/sendmail.cf from the test settings below
@@ -70,8 +73,8 @@ sendmail_check() {
 }
 
 # sendmail_netns ARGS: re-execute the calling script, once, in new UTS,
-# network, mount and PID namespaces; inside, bring up loopback and name the
-# host.  The script is PID 1 there: whatever it started (slapd, sinks,
+# network, mount and PID namespaces; inside, bring up loopback, name the
+# host and load the harness.  The script is PID 1 there: whatever it started (slapd, sinks,
 # nsmilter, Sendmail and its delivery children) is killed by the kernel
 # when it exits, however it exits.
 sendmail_netns() {
@@ -92,12 +95,27 @@ sendmail_netns() {
 		echo "0 passed, 1 failed"
 		exit 1
 	}
+	local lib
+	lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	# Global scope: the files assign globals only (no declare, no local).
+	# shellcheck source=common.sh
+	. "$lib/common.sh"
+	# shellcheck source=scene.sh
+	. "$lib/scene.sh"
+	# shellcheck source=smtp.sh
+	. "$lib/smtp.sh"
+	# shellcheck source=nsmilter.sh
+	. "$lib/nsmilter.sh"
 }
 
 # sm_scene_backends: the two directories (hq, legacy; scene_slapd in
 # t/lib/scene.sh) and the two mail systems' sinks every Sendmail test starts
 # with, on SM_LOCAL_HOST:25 and SM_FOREIGN_HOST:25.
 sm_scene_backends() {
+	sendmail_check || {
+		echo "no Sendmail in $(sendmail_root): run t/setup-sendmail.sh as root" >&2
+		return 1
+	}
 	scene_slapd || return 1
 	sink_start local 25 "$SM_LOCAL_HOST" || return 1
 	sink_start foreign 25 "$SM_FOREIGN_HOST" || return 1
