@@ -17,25 +17,11 @@
 ad_netns "$@"
 ad_start || { fail "samba AD DC"; done_testing; }
 
-cat > "$T_DIR/nsmilter.ini" <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-
-[directory ad]
-uri = ldaps://$AD_HOST
-bind_dn = $AD_BIND_UPN
-bind_password_file = $(ad_secret_file)
-tls_ca_file = $(ad_ca)
-base = $AD_BASE
-filter = (&(|(mail=%s)(proxyAddresses=smtp:%s))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))
-target_attribute = targetAddress
-timeout = 3s
-
-[domain corp.example]
-type = authoritative
-directories = ad
-INI
+{
+	ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0"
+	ad_directory "timeout = 3s"
+	ad_domain
+} > "$T_DIR/nsmilter.ini"
 q() { "$NSMILTER" -c "$T_DIR/nsmilter.ini" -q "$@" 2>&1; }
 
 # The fixture really has both entries (so the test below means something).

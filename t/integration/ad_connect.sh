@@ -16,32 +16,14 @@ ad_start || { fail "samba AD DC"; done_testing; }
 
 # ini NAME URI BIND-DN STARTTLS CA-FILE BASE [extra line...]: $T_DIR/NAME.ini
 ini() {
-	local name=$1 uri=$2 bind=$3 starttls=$4 ca=$5 base=$6 line
+	local name=$1 uri=$2 bind=$3 starttls=$4 ca=$5 base=$6
 	shift 6
 	{
-		cat <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-
-[directory ad]
-uri = $uri
-bind_dn = $bind
-bind_password_file = $(ad_secret_file)
-starttls = $starttls
-tls_ca_file = $ca
-base = $base
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 3s
-INI
-		for line in "$@"; do echo "$line"; done
-		cat <<INI
-
-[domain corp.example]
-type = authoritative
-directories = ad
-INI
+		ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0"
+		ad_directory "uri = $uri" "bind_dn = $bind" \
+			"starttls = $starttls" "tls_ca_file = $ca" "base = $base" \
+			"filter = $AD_FILTER_PLAIN" "timeout = 3s" "$@"
+		ad_domain
 	} > "$T_DIR/$name.ini"
 }
 q() { "$NSMILTER" -c "$T_DIR/$1.ini" -q alice@corp.example carol@corp.example 2>&1; }

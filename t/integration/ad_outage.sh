@@ -9,26 +9,11 @@
 ad_netns "$@"
 ad_start || { fail "samba AD DC"; done_testing; }
 
-cat > "$T_DIR/nsmilter.ini" <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-
-[directory ad]
-uri = ldaps://$AD_HOST
-bind_dn = $AD_BIND_DOWNLEVEL
-bind_password_file = $(ad_secret_file)
-tls_ca_file = $(ad_ca)
-base = $AD_BASE
-filter = (&(|(mail=%s)(proxyAddresses=smtp:%s))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))
-target_attribute = targetAddress
-timeout = 2s
-pool_size = 2
-
-[domain corp.example]
-type = authoritative
-directories = ad
-INI
+{
+	ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0"
+	ad_directory "bind_dn = $AD_BIND_DOWNLEVEL" "pool_size = 2"
+	ad_domain
+} > "$T_DIR/nsmilter.ini"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # ask ADDRESS: one answer of the running "nsmilter -q -" into OUT.

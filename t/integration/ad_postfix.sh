@@ -10,31 +10,16 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/samba-ad.sh"
 ad_netns "$@"
-. "$NSMILTER_SRCDIR/t/lib/sink.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
-setup_failed() { fail "setup: $*"; done_testing; }
 ad_start || setup_failed "samba AD DC"
 PF_LOCAL_SINK_PORT=$(free_port) && sink_start local "$PF_LOCAL_SINK_PORT" || setup_failed "local sink"
 PF_FOREIGN_SINK_PORT=$(free_port) && sink_start foreign "$PF_FOREIGN_SINK_PORT" || setup_failed "foreign sink"
 {
 	nsmilter_milter_section mx
-	cat <<INI
-[directory ad]
-uri = ldaps://$AD_HOST
-bind_dn = $AD_BIND_UPN
-bind_password_file = $(ad_secret_file)
-tls_ca_file = $(ad_ca)
-base = $AD_BASE
-filter = (&(|(mail=%s)(proxyAddresses=smtp:%s))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))
-target_attribute = targetAddress
-timeout = 2s
-
-[domain corp.example]
-type = authoritative
-directories = ad
-INI
+	ad_directory
+	ad_domain
 } | nsmilter_write_ini mx
 nsmilter_start mx || setup_failed "nsmilter"
 SMTPD=$(free_port)
@@ -43,12 +28,7 @@ PF_EXTRA_TRANSPORT="partner.example	smtp:[127.0.0.1]:$PF_FOREIGN_SINK_PORT"
 postfix_start mx "$SMTPD" "$(nsmilter_socket mx)" || setup_failed "postfix"
 
 FROM=sender@example.net
-deliver() {
-	local out
-	out=$(smtp_send "$SMTPD" "$FROM" "$@")
-	postfix_flush mx >&2 || echo "FLUSH => queue not empty"
-	printf '%s\n' "$out"
-}
+deliver() { postfix_deliver mx "$SMTPD" "$FROM" "$@"; }
 
 out=$(deliver "Alias.Mixed@corp.example NOTIFY=SUCCESS,FAILURE" carol@corp.example \
     sales@corp.example frank@corp.example nobody@corp.example)
@@ -70,7 +50,7 @@ assert_match "$(nsmilter_log mx)" 'rcpt=<carol@corp\.example> action=route to=<c
 
 # --- the DC stops: 451 at RCPT, nothing refused -----------------------------------
 ad_stop
-sink_clear local; sink_clear foreign
+scene_clear_sinks
 out=$(smtp_send "$SMTPD" "$FROM" alice@corp.example nobody@corp.example)
 assert_match "$(smtp_reply_of "$out" alice@corp.example)" '^451 4\.4\.3 ' "DC down: alice gets 451 4.4.3"
 assert_match "$(smtp_reply_of "$out" nobody@corp.example)" '^451 4\.4\.3 ' "DC down: unknown gets 451 4.4.3, not 550"

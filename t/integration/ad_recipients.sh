@@ -15,28 +15,14 @@ ad_start || { fail "samba AD DC"; done_testing; }
 
 # write_ini FILE FILTER: one AD directory, LDAPS, bound by UPN.
 write_ini() {
-	cat > "$1" <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-
-[directory ad]
-uri = ldaps://$AD_HOST
-bind_dn = $AD_BIND_UPN
-bind_password_file = $(ad_secret_file)
-tls_ca_file = $(ad_ca)
-base = $AD_BASE
-filter = $2
-target_attribute = targetAddress
-timeout = 5s
-
-[domain corp.example]
-type = authoritative
-directories = ad
-INI
+	{
+		ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0"
+		ad_directory "filter = $2" "timeout = 5s"
+		ad_domain
+	} > "$1"
 }
-PLAIN='(|(mail=%s)(proxyAddresses=smtp:%s))'
-ENABLED='(&(|(mail=%s)(proxyAddresses=smtp:%s))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))'
+PLAIN=$AD_FILTER_PLAIN
+ENABLED=$AD_FILTER_ENABLED
 # README's recipe that keeps Exchange's disabled-user mailboxes (homeMDB)
 MAILBOX='(&(|(mail=%s)(proxyAddresses=smtp:%s))(|(!(userAccountControl:1.2.840.113556.1.4.803:=2))(homeMDB=*)))'
 write_ini "$T_DIR/plain.ini" "$PLAIN"

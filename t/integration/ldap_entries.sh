@@ -8,7 +8,7 @@
 #   - a contact whose target is a mailbox of the shared domain: routed to it
 #   - a contact whose target is unknown in the shared domain: 550 5.1.1
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 
 contact() {  # contact CN MAIL TARGET
 	printf 'dn: CN=%s,OU=Contacts,DC=corp,DC=example\nobjectClass: contact\ncn: %s\nsn: %s\nmail: %s\nproxyAddresses: SMTP:%s\ntargetAddress: SMTP:%s\n\n' \
@@ -36,30 +36,16 @@ user() {  # user CN SAM MAIL [PROXY]
 # The contact shares the user's proxy address: add it to the contact too.
 sed -i '/^cn: Shared Contact$/a proxyAddresses: smtp:shared@corp.example' "$T_DIR/entries.ldif"
 
-PORT=$(free_port)
-slapd_start hq "$PORT" ad.schema "$T_DIR/entries.ldif" bindonly || { fail "slapd hq"; done_testing; }
-printf 'hq-Secret-42\n' > "$T_DIR/hq.secret"
+HQ_PORT=$(free_port)
+slapd_start hq "$HQ_PORT" ad.schema "$T_DIR/entries.ldif" bindonly || setup_failed "slapd hq"
 
 write_conf() {  # write_conf ON_DIRECTORY_ERROR
-	cat > "$T_DIR/nsmilter.ini" <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-on_directory_error = $1
-
-[directory hq]
-uri = ldap://127.0.0.1:$PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 2s
-
-[domain corp.example]
-type = authoritative
-directories = hq
-INI
+	{
+		ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0" \
+			"on_directory_error = $1"
+		scene_directory hq
+		scene_domain "type = authoritative" "directories = hq"
+	} >"$T_DIR/nsmilter.ini"
 }
 write_conf tempfail
 q() { "$NSMILTER" -c "$T_DIR/nsmilter.ini" -q "$@" 2>&1; }

@@ -16,7 +16,7 @@ TIMEOUT_MS=2000
 # write_ini FILE HQ_URIS
 write_ini() {
 	{
-		printf '[milter]\ncache_ttl = 0\nnegative_cache_ttl = 0\n\n'
+		ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0"
 		scene_directories --hq "uri = $2" --hq "pool_size = 2"
 		scene_domain
 	} >"$1"

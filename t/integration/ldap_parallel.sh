@@ -15,7 +15,7 @@ slapd_start legacy2 "$LEGACY2_PORT" misc.schema legacy.ldif || setup_failed "sla
 T=2000   # the directories' timeout, ms
 CONF=$T_DIR/nsmilter.ini
 {
-	printf '[milter]\ncache_ttl = 0\nnegative_cache_ttl = 0\n\n'
+	ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0"
 	scene_directories --hq "uri = ldap://127.0.0.1:$HQ_PORT ldap://127.0.0.1:$HQ2_PORT" \
 	    --legacy "uri = ldap://127.0.0.1:$LEGACY_PORT ldap://127.0.0.1:$LEGACY2_PORT"
 	scene_domain

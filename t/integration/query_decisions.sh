@@ -10,7 +10,7 @@ scene_slapd || setup_failed "slapd (see above)"
 
 CONF=$T_DIR/nsmilter.ini
 {
-	printf '[milter]\ncache_ttl = 0\nnegative_cache_ttl = 0\n\n'
+	ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0"
 	scene_directories
 	scene_domain "subdomains = yes" "recipient_delimiter = +"
 	cat <<INI

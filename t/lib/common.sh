@@ -86,6 +86,42 @@ assert_file_match() {
 	else fail "$3: /$2/ not in $1"; [ -f "$1" ] && sed 's/^/#   /' "$1" | tail -40; fi
 }
 
+# ini_section NAME DEFAULT... [-- OVERRIDE...]: print "[NAME]", the DEFAULT
+# lines ("KEY = VALUE") with each OVERRIDE applied, and a blank line.  An
+# OVERRIDE "KEY = VALUE" replaces the KEY line, or is added when there is
+# none; "-KEY" drops the KEY line.
+ini_section() {
+	local name=$1 lines=() line key i found
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		lines+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	for line in "$@"; do
+		key=$(_ini_key "$line")
+		found=
+		for i in "${!lines[@]}"; do
+			[ "$(_ini_key "${lines[$i]}")" = "$key" ] || continue
+			found=1
+			if [ "${line:0:1}" = - ]; then unset 'lines[i]'; else lines[i]=$line; fi
+			break
+		done
+		[ -n "$found" ] || [ "${line:0:1}" = - ] || lines+=("$line")
+	done
+	printf '[%s]\n' "$name"
+	[ ${#lines[@]} -eq 0 ] || printf '%s\n' "${lines[@]}"
+	echo
+}
+
+# _ini_key LINE: the key of "KEY = VALUE" or "-KEY".
+_ini_key() {
+	local k=${1#-}
+	k=${k%%=*}
+	k=${k%"${k##*[![:space:]]}"}
+	printf '%s' "$k"
+}
+
 # setup_failed WHAT: the test cannot run; count one failure and stop.
 setup_failed() { fail "setup: $*"; done_testing; }
 

@@ -52,6 +52,13 @@
 #   ad_disable_user NAME / ad_enable_user NAME   userAccountControl 514/512
 #   ad_set_proxies NAME PROXY...       replace proxyAddresses
 #   ad_add_proxy NAME PROXY / ad_del_proxy NAME PROXY
+#   ad_directory [LINE...]   print [directory ad] for nsmilter.ini: LDAPS,
+#                            bound by AD_BIND_UPN, disabled accounts left
+#                            out (AD_FILTER_ENABLED), targetAddress,
+#                            timeout = 2s; LINEs as ini_section's overrides
+#                            (t/lib/common.sh): "KEY = VALUE" or "-KEY"
+#   ad_domain                print [domain corp.example]: authoritative,
+#                            directories = ad
 #   ad_dn NAME               the DN of CN=NAME (user, group or contact)
 #
 # The nsmilter.ini settings the tests use with it:
@@ -74,6 +81,8 @@ AD_ADMIN_PASSWORD=Admin-Secret-42
 AD_BIND_DN=CN=nsmilter,OU=Service,DC=corp,DC=example
 AD_BIND_UPN=svc-nsmilter@corp.example
 AD_BIND_DOWNLEVEL='CORP\svc-nsmilter'
+AD_FILTER_PLAIN='(|(mail=%s)(proxyAddresses=smtp:%s))'
+AD_FILTER_ENABLED='(&(|(mail=%s)(proxyAddresses=smtp:%s))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))'
 AD_FIXTURES=$NSMILTER_SRCDIR/t/fixtures/ad
 : "${NSMILTER_AD_CACHE:=/tmp/nsmilter-samba-ad}"
 
@@ -376,3 +385,17 @@ _ad_proxies() {
 ad_set_proxies() { local n=$1; shift; _ad_proxies "$n" replace "$@"; }
 ad_add_proxy() { _ad_proxies "$1" add "$2"; }
 ad_del_proxy() { _ad_proxies "$1" delete "$2"; }
+
+ad_directory() {
+	ini_section "directory ad" "uri = ldaps://$AD_HOST" \
+		"bind_dn = $AD_BIND_UPN" \
+		"bind_password_file = $(ad_secret_file)" \
+		"tls_ca_file = $(ad_ca)" "base = $AD_BASE" \
+		"filter = $AD_FILTER_ENABLED" "target_attribute = targetAddress" \
+		"timeout = 2s" -- "$@"
+}
+
+ad_domain() {
+	ini_section "domain corp.example" "type = authoritative" \
+		"directories = ad"
+}

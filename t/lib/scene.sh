@@ -16,8 +16,11 @@
 #                          the ini (and write the bind password file).  A
 #                          LINE "KEY = VALUE" replaces the block's KEY line,
 #                          or is added to the block when it has none; "-KEY"
-#                          drops the KEY line.  --hq, --legacy: that block;
-#                          --all: both; a bare LINE: [directory legacy].
+#                          drops the KEY line (ini_section, t/lib/common.sh).
+#                          --hq, --legacy: that block; --all: both; a bare
+#                          LINE: [directory legacy].
+#   scene_directory hq|legacy [LINE...]
+#                          print that block alone, LINEs as above
 #   scene_domain [LINE...] print [domain corp.example] (internal-relay,
 #                          directories = hq, legacy), LINEs as above
 #
@@ -55,76 +58,51 @@ scene_clear_sinks() {
 	sink_clear foreign
 }
 
-# _scene_key LINE: the key of "KEY = VALUE" or "-KEY".
-_scene_key() {
-	local k=${1#-}
-	k=${k%%=*}
-	k=${k%"${k##*[![:space:]]}"}
-	printf '%s' "$k"
-}
-
-# _scene_set ARRAY LINE: apply one override to the lines in ARRAY.
-_scene_set() {
-	local -n _lines=$1
-	local line=$2 key i
-	key=$(_scene_key "$line")
-	for i in "${!_lines[@]}"; do
-		[ "$(_scene_key "${_lines[$i]}")" = "$key" ] || continue
-		if [ "${line:0:1}" = - ]; then
-			unset '_lines[i]'
-		else
-			_lines[i]=$line
-		fi
-		return 0
-	done
-	[ "${line:0:1}" = - ] || _lines+=("$line")
-}
-
-# _scene_print HEADER LINE...
-_scene_print() {
-	printf '%s\n' "$@"
-	echo
-}
-
 scene_directories() {
-	local hq=(
-		"uri = ldap://127.0.0.1:$HQ_PORT"
-		"bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example"
-		"bind_password_file = $T_DIR/hq.secret"
-		"base = DC=corp,DC=example"
-		"filter = (|(mail=%s)(proxyAddresses=smtp:%s))"
-		"target_attribute = targetAddress"
-		"timeout = 2s"
-	)
-	local legacy=(
-		"uri = ldap://127.0.0.1:$LEGACY_PORT"
-		"base = ou=people,dc=legacy,dc=example"
-		"filter = (|(mail=%s)(mailLocalAddress=%s))"
-		"target_attribute = mailRoutingAddress"
-		"route = legacy.corp.example"
-		"timeout = 2s"
-	)
+	local hq=() legacy=()
+
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--hq) _scene_set hq "$2"; shift ;;
-		--legacy) _scene_set legacy "$2"; shift ;;
-		--all) _scene_set hq "$2"; _scene_set legacy "$2"; shift ;;
-		*) _scene_set legacy "$1" ;;
+		--hq) hq+=("$2"); shift ;;
+		--legacy) legacy+=("$2"); shift ;;
+		--all) hq+=("$2"); legacy+=("$2"); shift ;;
+		*) legacy+=("$1") ;;
 		esac
 		shift
 	done
-	printf '%s\n' 'hq-Secret-42' >"$T_DIR/hq.secret"
-	chmod 600 "$T_DIR/hq.secret"
-	_scene_print "[directory hq]" "${hq[@]}"
-	_scene_print "[directory legacy]" "${legacy[@]}"
+	scene_directory hq "${hq[@]}"
+	scene_directory legacy "${legacy[@]}"
+}
+
+scene_directory() {
+	local name=$1
+	shift
+	case $name in
+	hq)
+		printf '%s\n' 'hq-Secret-42' >"$T_DIR/hq.secret"
+		chmod 600 "$T_DIR/hq.secret"
+		ini_section "directory hq" \
+			"uri = ldap://127.0.0.1:${HQ_PORT:-}" \
+			"bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example" \
+			"bind_password_file = $T_DIR/hq.secret" \
+			"base = DC=corp,DC=example" \
+			"filter = (|(mail=%s)(proxyAddresses=smtp:%s))" \
+			"target_attribute = targetAddress" \
+			"timeout = 2s" -- "$@"
+		;;
+	legacy)
+		ini_section "directory legacy" \
+			"uri = ldap://127.0.0.1:${LEGACY_PORT:-}" \
+			"base = ou=people,dc=legacy,dc=example" \
+			"filter = (|(mail=%s)(mailLocalAddress=%s))" \
+			"target_attribute = mailRoutingAddress" \
+			"route = legacy.corp.example" \
+			"timeout = 2s" -- "$@"
+		;;
+	esac
 }
 
 scene_domain() {
-	local dom=(
-		"type = internal-relay"
-		"directories = hq, legacy"
-	)
-	local line
-	for line in "$@"; do _scene_set dom "$line"; done
-	_scene_print "[domain corp.example]" "${dom[@]}"
+	ini_section "domain corp.example" "type = internal-relay" \
+		"directories = hq, legacy" -- "$@"
 }
