@@ -27,7 +27,8 @@
 #
 # Provisioning takes ~9 s; it is done once and kept as a template in
 # $NSMILTER_AD_CACHE (default /tmp/nsmilter-samba-ad), one per content of
-# this file, the fixtures and the Samba version, rebuilt after a day.
+# this file, t/lib/pki.sh, the fixtures and the Samba version, rebuilt
+# after a day.
 # Each test copies the template into $T_DIR/ad and starts in ~1 s.
 #
 #   ad_netns ARGS            (re-)run the calling script in the namespaces
@@ -84,6 +85,8 @@ AD_BIND_DOWNLEVEL='CORP\svc-nsmilter'
 AD_FILTER_PLAIN='(|(mail=%s)(proxyAddresses=smtp:%s))'
 AD_FILTER_ENABLED='(&(|(mail=%s)(proxyAddresses=smtp:%s))(!(userAccountControl:1.2.840.113556.1.4.803:=2)))'
 AD_FIXTURES=$NSMILTER_SRCDIR/t/fixtures/ad
+# shellcheck source=pki.sh
+. "$NSMILTER_SRCDIR/t/lib/pki.sh"
 : "${NSMILTER_AD_CACHE:=/tmp/nsmilter-samba-ad}"
 
 ad_netns() {
@@ -127,7 +130,8 @@ _ad_pwd() { printf '"%s"' "$1" | iconv -f utf-8 -t utf-16le | base64 -w0; }
 
 _ad_key() {
 	{
-		cat "${BASH_SOURCE[0]}" "$AD_FIXTURES"/*
+		cat "${BASH_SOURCE[0]}" "$NSMILTER_SRCDIR/t/lib/pki.sh" \
+		    "$AD_FIXTURES"/*
 		samba -V
 	} | sha256sum | cut -c1-16
 }
@@ -135,31 +139,8 @@ _ad_key() {
 # _ad_pki DIR: ca.pem (signs the DC's certificate), other-ca.pem, and
 # dc1.pem/dc1.key for AD_HOST only.
 _ad_pki() {
-	local dir=$1
-	mkdir -p "$dir" && (
-		set -e
-		cd "$dir"
-		_ca() {
-			openssl req -x509 -new -newkey ec \
-			    -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			    -keyout "$1.key" -out "$1.pem" -days 30 \
-			    -subj "/O=nsmilter tests/CN=$2" \
-			    -addext "basicConstraints=critical,CA:TRUE" \
-			    -addext "keyUsage=critical,keyCertSign,cRLSign"
-		}
-		_ca ca "nsmilter AD test CA"
-		_ca other-ca "unrelated test CA"
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		    -nodes -keyout dc1.key -out dc1.csr \
-		    -subj "/O=nsmilter tests/CN=DC1.corp.example"
-		printf '%s\n' "basicConstraints=CA:FALSE" \
-		    "keyUsage=critical,digitalSignature,keyEncipherment" \
-		    "extendedKeyUsage=serverAuth" \
-		    "subjectAltName=DNS:$AD_HOST" >dc1.ext
-		openssl x509 -req -in dc1.csr -CA ca.pem -CAkey ca.key \
-		    -CAcreateserial -days 30 -extfile dc1.ext -out dc1.pem
-		chmod 600 ./*.key
-	) >"$dir/make-ca.log" 2>&1
+	pki_make "$1" dc1 DC1.corp.example "DNS:$AD_HOST" 30 \
+	    "nsmilter AD test CA"
 }
 
 # _ad_schema_step N: step N of exchange-schema.ldif, ${SCHEMADN} filled in.

@@ -44,6 +44,8 @@ SLAPD_FIXTURES=$NSMILTER_SRCDIR/t/fixtures/ldap
 : "${SLAPD_BIN:=/usr/sbin/slapd}"
 : "${SLAPADD_BIN:=/usr/sbin/slapadd}"
 : "${SLAPD_PKI:=$T_DIR/pki}"
+# shellcheck source=pki.sh
+. "$NSMILTER_SRCDIR/t/lib/pki.sh"
 
 _slapd_find() {
 	if [ -f "$SLAPD_FIXTURES/$1" ]; then echo "$SLAPD_FIXTURES/$1"
@@ -56,33 +58,9 @@ _slapd_find() {
 _slapd_ldapi() { printf 'ldapi://%s' "${1//\//%2F}"; }
 
 slapd_make_ca() {
-	local dir=$1
-	mkdir -p "$dir" || return 1
-	(
-		set -e
-		cd "$dir"
-		_ca() {  # _ca NAME CN: a self-signed CA, NAME.pem and NAME.key
-			openssl req -x509 -new -newkey ec \
-			    -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			    -keyout "$1.key" -out "$1.pem" -days 3 \
-			    -subj "/O=nsmilter tests/CN=$2" \
-			    -addext "basicConstraints=critical,CA:TRUE" \
-			    -addext "keyUsage=critical,keyCertSign,cRLSign"
-		}
-		_ca ca "nsmilter test CA"
-		_ca other-ca "unrelated test CA"
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		    -nodes -keyout server.key -out server.csr \
-		    -subj "/O=nsmilter tests/CN=localhost"
-		printf '%s\n' "basicConstraints=CA:FALSE" \
-		    "keyUsage=critical,digitalSignature,keyEncipherment" \
-		    "extendedKeyUsage=serverAuth" \
-		    "subjectAltName=IP:127.0.0.1,DNS:localhost" > server.ext
-		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
-		    -CAcreateserial -days 3 -extfile server.ext -out server.pem
-		chmod 600 ./*.key
-	) >"$dir/make-ca.log" 2>&1 || {
-		echo "slapd_make_ca: failed, see $dir/make-ca.log" >&2
+	pki_make "$1" server localhost "IP:127.0.0.1,DNS:localhost" 3 \
+	    "nsmilter test CA" || {
+		echo "slapd_make_ca: failed, see $1/make-ca.log" >&2
 		return 1
 	}
 }
