@@ -4,11 +4,12 @@
  *
  * libldap (with GnuTLS) reports a refused certificate as a network failure
  * ("Can't contact LDAP server", "Connect error") with no reason.  After
- * such a failure, ldap_tls_explain() connects once more to the same server
- * without checking the certificate, reads it, and tells which check it
- * fails: the host name of the URI, its validity dates, or its issuer
- * (then it is not trusted by tls_ca_file).  That second connection only
- * reads the certificate; it is closed without a bind or a search.
+ * such a failure, ldap_conn.c connects once more to the same server
+ * without checking the certificate; ldap_tls_explain() reads the
+ * certificate from that connection and tells which check it fails: the
+ * host name of the URI, its validity dates, or its issuer (then it is not
+ * trusted by tls_ca_file).  That second connection only reads the
+ * certificate; it is closed without a bind or a search.
  */
 #ifndef NSMILTER_LDAP_TLS_H
 #define NSMILTER_LDAP_TLS_H
@@ -16,17 +17,17 @@
 #include <stddef.h>
 #include <time.h>
 
-struct ldapdir_params;
+#include <ldap.h>
 
 /*
- * Why server SERVER (index in the directory's uri list) has a certificate
- * that fails verification, e.g. "host name 127.0.0.10 does not match
- * certificate dc1.corp.example", or "certificate not trusted (tls_ca_file
- * /etc/nsmilter/ca.pem; issued by CN=Corp CA)".  A new string, or NULL
- * when the certificate is not the reason (the server cannot be reached
- * either way) or could not be read.
+ * Why the certificate of the server at URI, read from LD (connected to it
+ * without checking the certificate), fails verification, e.g. "host name
+ * 127.0.0.10 does not match certificate dc1.corp.example", or "certificate
+ * not trusted (tls_ca_file /etc/nsmilter/ca.pem; issued by CN=Corp CA)".
+ * CA_FILE is tls_ca_file (NULL: the system's CA certificates).  A new
+ * string, or NULL when the certificate could not be read.
  */
-char *ldap_tls_explain(const struct ldapdir_params *p, size_t server);
+char *ldap_tls_explain(LDAP *ld, const char *uri, const char *ca_file);
 
 /*
  * The same from the certificate's DER (LEN bytes) and the URI's HOST; NULL

@@ -163,6 +163,27 @@ maybe_certificate(LDAP *ld, int rc)
 }
 
 /*
+ * Why SERVER's certificate fails verification (ldap_tls.h): connect once
+ * more without checking it, and read it.  NULL when that connection fails
+ * too (then the certificate is not the reason) or it cannot be read.
+ */
+static char *
+explain_certificate(const struct ldapdir_params *p, size_t server)
+{
+	LDAP *ld = NULL;
+	char *err = NULL, *why;
+
+	if (ldapconn_connect(&ld, p, server, LDAP_OPT_X_TLS_ALLOW, &err) !=
+	    LDAP_SUCCESS) {
+		free(err);
+		return NULL;
+	}
+	why = ldap_tls_explain(ld, p->cfg->uri.v[server], p->cfg->tls_ca_file);
+	ldap_unbind_ext(ld, NULL, NULL);
+	return why;
+}
+
+/*
  * The message for failure RC of TLS step STEP ("TLS" on an ldaps://
  * connection, "StartTLS") to server SERVER: what is wrong with the
  * certificate when that is the reason (ldap_tls.h), else libldap's
@@ -175,7 +196,7 @@ tls_error(LDAP *ld, int rc, const struct ldapdir_params *p, size_t server,
 	char *why = NULL, *e;
 
 	if (req == LDAP_OPT_X_TLS_DEMAND && maybe_certificate(ld, rc))
-		why = ldap_tls_explain(p, server);
+		why = explain_certificate(p, server);
 	if (why != NULL) {
 		e = xasprintf("%s: %s", step, why);
 		free(why);

@@ -9,9 +9,7 @@
 #include <ldap.h>
 
 #include "base/xfmt.h"
-#include "config/config.h"
 #include "directory/ldap/ldap_cert.h"
-#include "directory/ldap/ldap_conn.h"
 #include "directory/ldap/ldap_tls.h"
 
 /* "2026-12-01 23:59:59 UTC" */
@@ -79,28 +77,18 @@ uri_host(const char *uri)
 }
 
 char *
-ldap_tls_explain(const struct ldapdir_params *p, size_t server)
+ldap_tls_explain(LDAP *ld, const char *uri, const char *ca_file)
 {
 	struct berval der = { 0, NULL };
-	LDAP *ld = NULL;
-	char *err = NULL, *host, *msg = NULL;
+	char *host, *msg = NULL;
 
-	if (server >= p->cfg->uri.n ||
-	    (host = uri_host(p->cfg->uri.v[server])) == NULL)
+	if ((host = uri_host(uri)) == NULL)
 		return NULL;
-	if (ldapconn_connect(&ld, p, server, LDAP_OPT_X_TLS_ALLOW, &err) !=
-	    LDAP_SUCCESS) {
-		/* Not even without checks: not the certificate's fault. */
-		free(err);
-		free(host);
-		return NULL;
-	}
 	if (ldap_get_option(ld, LDAP_OPT_X_TLS_PEERCERT, &der) ==
 	    LDAP_OPT_SUCCESS && der.bv_val != NULL)
 		msg = ldap_tls_explain_cert(der.bv_val, der.bv_len, host,
-		    p->cfg->tls_ca_file, time(NULL));
+		    ca_file, time(NULL));
 	ber_memfree(der.bv_val);
-	ldap_unbind_ext(ld, NULL, NULL);
 	free(host);
 	return msg;
 }
