@@ -70,13 +70,14 @@ char *ldapdir_all_held(struct ldapdir *d);
 /* Hold server I down after failure ERR; its idle connections are closed. */
 void ldapdir_server_hold(struct ldapdir *d, size_t i, const char *err);
 void ldapdir_prober_stop(struct ldapdir *d);
+/* Connect C to the first server not held down that answers. */
+int ldapdir_connect_any(struct ldapdir *d, struct ldapconn *c, char **err);
 
 /* ldap_pool.c */
 struct ldapconn *ldapdir_pool_take(struct ldapdir *d);
 struct ldapconn *ldapdir_pool_try_take(struct ldapdir *d);
 void ldapdir_pool_signal(struct ldapdir *d);
 void ldapdir_pool_put(struct ldapdir *d, struct ldapconn *c);
-int ldapdir_connect_any(struct ldapdir *d, struct ldapconn *c, char **err);
 
 /* ldap_lookup.c: the operations of ldapdir_ops */
 void ldapdir_lookup(struct directory *dd, const char *address,

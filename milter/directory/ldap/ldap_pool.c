@@ -1,14 +1,8 @@
 /*
- * ldap_pool.c - the pool of connections of one directory, and failover
- * along its uri list.
- *
- * Failover.  A new connection goes to the first server of the uri list
- * that is not held down; connect, StartTLS and bind each have the timeout.
- * The URIs are tried here one by one rather than by handing the whole list
- * to ldap_initialize: libldap fails over only within one connect and only
- * for plain connections, while TLS needs the asynchronous connect mode (see
- * ldap_conn.c); and it lets the directory keep state per server.
- *
+ * ldap_pool.c - the pool of connections of one directory: idle
+ * connections taken and put back, at most pool_size of them, and the
+ * descriptor that says whether one can be taken.  Which server a new
+ * connection goes to is ldap_holddown.c's business (ldapdir_connect_any).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -120,45 +114,4 @@ ldapdir_pool_put(struct ldapdir *d, struct ldapconn *c)
 		ldapconn_close(c);
 		free(c);
 	}
-}
-
-/*
- * Connect C to the first server, in uri order, that is not held down and
- * answers.  Each server failing with a "try next" error is held down.
- * Returns an LDAP code; *ERR is set (new) unless LDAP_SUCCESS.
- */
-int
-ldapdir_connect_any(struct ldapdir *d, struct ldapconn *c, char **err)
-{
-	int rc = LDAP_SERVER_DOWN;
-	bool tried = false;
-
-	*err = NULL;
-	for (size_t i = 0; i < d->n_servers; i++) {
-		char *e = NULL;
-		bool skip;
-
-		pthread_mutex_lock(&d->mu);
-		skip = ldapdir_server_skipped(d, i, clock_ms());
-		pthread_mutex_unlock(&d->mu);
-		if (skip)
-			continue;
-		tried = true;
-		rc = ldapconn_open_one(c, &d->p, i, &e);
-		free(*err);
-		*err = e;
-		if (rc == LDAP_SUCCESS)
-			return rc;
-		if (!ldapconn_try_next(rc))
-			break;
-		ldapdir_server_hold(d, i, e);
-	}
-	if (!tried) {
-		pthread_mutex_lock(&d->mu);
-		*err = ldapdir_held_message(d);
-		pthread_mutex_unlock(&d->mu);
-	}
-	if (*err == NULL)
-		*err = strdup(ldap_err2string(rc));
-	return rc;
 }
