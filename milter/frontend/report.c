@@ -18,6 +18,7 @@
 #include <sysexits.h>
 
 #include "base/log.h"
+#include "base/xfmt.h"
 #include "decision/decide.h"
 #include "frontend/report.h"
 #include "frontend/report_read.h"
@@ -86,22 +87,6 @@ domain_lists(const struct domain_config *dom, size_t dir)
 		if (dom->dirs[i]->index == dir)
 			return true;
 	return false;
-}
-
-/* Print V double-quoted: '"' and '\' escaped, control characters \xNN. */
-static void
-put_quoted(FILE *f, const char *v)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\x%02x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
 }
 
 /*
@@ -204,7 +189,7 @@ summary(const struct report_dir *rd, FILE *out)
 {
 	if (rd->skipped) {
 		fprintf(out, "directory %s skipped reason=", rd->cfg->name);
-		put_quoted(out, rd->reason);
+		xfputquoted(out, rd->reason);
 		fputc('\n', out);
 		return;
 	}

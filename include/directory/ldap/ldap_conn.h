@@ -32,6 +32,13 @@ struct ldapdir_params {
 	struct timeval tv;   /* timeout_ms: each connect, StartTLS, bind, search */
 };
 
+/*
+ * Fill P from CFG with the timeout TIMEOUT_MS: TLS when StartTLS or an
+ * ldaps:// URI, the search scope; no attributes (attrs[0] NULL).
+ */
+void ldapconn_params_fill(struct ldapdir_params *p,
+    const struct directory_config *cfg, unsigned timeout_ms);
+
 struct ldapconn {
 	LDAP *ld;               /* NULL: not connected */
 	size_t server;          /* index in cfg->uri of the server it is on */

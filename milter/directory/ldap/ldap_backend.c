@@ -53,25 +53,7 @@ static int
 params_init(struct ldapdir_params *p, const struct directory_config *cfg,
     unsigned timeout_ms)
 {
-	size_t i;
-
-	memset(p, 0, sizeof(*p));
-	p->cfg = cfg;
-	p->tls = cfg->starttls;
-	for (i = 0; i < cfg->uri.n; i++)
-		if (strncasecmp(cfg->uri.v[i], "ldaps://", 8) == 0)
-			p->tls = true;
-	switch (cfg->scope) {
-	case CONFIG_SCOPE_BASE:
-		p->scope = LDAP_SCOPE_BASE;
-		break;
-	case CONFIG_SCOPE_ONE:
-		p->scope = LDAP_SCOPE_ONELEVEL;
-		break;
-	default:
-		p->scope = LDAP_SCOPE_SUBTREE;
-		break;
-	}
+	ldapconn_params_fill(p, cfg, timeout_ms);
 	/* "1.1": no attributes, only whether an entry exists. */
 	p->attrs[0] = strdup(cfg->target_attribute != NULL &&
 	    *cfg->target_attribute != '\0' ? cfg->target_attribute : "1.1");
@@ -80,8 +62,6 @@ params_init(struct ldapdir_params *p, const struct directory_config *cfg,
 		params_free(p);
 		return -1;
 	}
-	p->tv.tv_sec = (time_t)(timeout_ms / 1000);
-	p->tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
 	return 0;
 }
 

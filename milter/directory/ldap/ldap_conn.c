@@ -211,6 +211,31 @@ tls_error(LDAP *ld, int rc, const struct ldapdir_params *p, size_t server,
 	return e;
 }
 
+void
+ldapconn_params_fill(struct ldapdir_params *p,
+    const struct directory_config *cfg, unsigned timeout_ms)
+{
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->tls = cfg->starttls;
+	for (size_t i = 0; i < cfg->uri.n; i++)
+		if (strncasecmp(cfg->uri.v[i], "ldaps://", 8) == 0)
+			p->tls = true;
+	switch (cfg->scope) {
+	case CONFIG_SCOPE_BASE:
+		p->scope = LDAP_SCOPE_BASE;
+		break;
+	case CONFIG_SCOPE_ONE:
+		p->scope = LDAP_SCOPE_ONELEVEL;
+		break;
+	default:
+		p->scope = LDAP_SCOPE_SUBTREE;
+		break;
+	}
+	p->tv.tv_sec = (time_t)(timeout_ms / 1000);
+	p->tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+}
+
 int
 ldapconn_connect(LDAP **ldp, const struct ldapdir_params *p, size_t server,
     int req, char **err)

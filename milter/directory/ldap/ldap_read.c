@@ -45,25 +45,7 @@ params_fill(struct ldapdir_params *p, const struct directory_config *cfg)
 	unsigned ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
 	    : LDAPDIR_DEFAULT_TIMEOUT_MS;
 
-	memset(p, 0, sizeof(*p));
-	p->cfg = cfg;
-	p->tls = cfg->starttls;
-	for (size_t i = 0; i < cfg->uri.n; i++)
-		if (strncasecmp(cfg->uri.v[i], "ldaps://", 8) == 0)
-			p->tls = true;
-	switch (cfg->scope) {
-	case CONFIG_SCOPE_BASE:
-		p->scope = LDAP_SCOPE_BASE;
-		break;
-	case CONFIG_SCOPE_ONE:
-		p->scope = LDAP_SCOPE_ONELEVEL;
-		break;
-	default:
-		p->scope = LDAP_SCOPE_SUBTREE;
-		break;
-	}
-	p->tv.tv_sec = (time_t)(ms / 1000);
-	p->tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	ldapconn_params_fill(p, cfg, ms);
 }
 
 /* Connect C to the first server of the uri list that can be reached. */
