@@ -119,24 +119,9 @@ seq 1 "$BENCH_FROZEN_RCPTS" | sed 's/^/frozen-parallel-/; s/$/@corp.example/' >"
 # (t/lib/slapd.sh runs slapd with "-d stats"; logging every operation to a
 # pipe would measure the log, so a wrapper turns it into "-d 0", which still
 # keeps slapd in the foreground).
-SLAPD_FIXTURES=$DATA
-sed -e 's/^maxsize.*/maxsize\t\t2147483648/' -e 's/^loglevel.*/loglevel\t0/' \
-    "$SRC/t/fixtures/ldap/slapd.conf.in" >"$DATA/slapd.conf.in"
-printf '%s\n' 'index	objectClass eq' \
-    'index	mail,proxyAddresses,mailLocalAddress eq' >>"$DATA/slapd.conf.in"
-cat >"$DATA/slapd-quiet" <<'EOF'
-#!/bin/sh
-# t/lib/slapd.sh calls "slapd -f CONF -h URLS -d stats"
-exec /usr/sbin/slapd -f "$2" -h "$4" -d 0
-EOF
-chmod 755 "$DATA/slapd-quiet"
-SLAPD_BIN=$DATA/slapd-quiet
-SCHEMAS="$SRC/t/fixtures/ldap/ad.schema misc.schema"
 say "slapadd + start slapd hq and legacy"
-HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" "$SCHEMAS" "$DATA/hq.ldif" bindonly ||
-    die "slapd hq"
-LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" "$SCHEMAS" "$DATA/legacy.ldif" ||
-    die "slapd legacy"
+slapd_for_load "$DATA"
+scene_slapd || die "slapd hq or legacy"
 printf '%s\n' 'hq-Secret-42' >"$DATA/hq.secret"
 chmod 600 "$DATA/hq.secret"
 

@@ -49,8 +49,8 @@ export NSMILTER_SRCDIR=$SRC NSMILTER_BUILDDIR=$BUILD NSMILTER=$BUILD/nsmilter
 
 # shellcheck source=../t/lib/common.sh
 . "$SRC/t/lib/common.sh"
-# shellcheck source=../t/lib/slapd.sh
-. "$SRC/t/lib/slapd.sh"
+# shellcheck source=../t/lib/scene.sh
+. "$SRC/t/lib/scene.sh"
 # shellcheck source=../t/lib/nsmilter.sh
 . "$SRC/t/lib/nsmilter.sh"
 
@@ -92,24 +92,9 @@ awk -v n="$SOAK_USERS" 'BEGIN { srand(7)
 }' >"$DATA/mix.txt"
 
 # slapd as bench/run.sh runs it: indexes, a bigger map, no per-operation log.
-SLAPD_FIXTURES=$DATA
-sed -e 's/^maxsize.*/maxsize\t\t2147483648/' -e 's/^loglevel.*/loglevel\t0/' \
-    "$SRC/t/fixtures/ldap/slapd.conf.in" >"$DATA/slapd.conf.in"
-printf '%s\n' 'index	objectClass eq' \
-    'index	mail,proxyAddresses,mailLocalAddress eq' >>"$DATA/slapd.conf.in"
-cat >"$DATA/slapd-quiet" <<'EOF'
-#!/bin/sh
-# t/lib/slapd.sh calls "slapd -f CONF -h URLS -d stats"
-exec /usr/sbin/slapd -f "$2" -h "$4" -d 0
-EOF
-chmod 755 "$DATA/slapd-quiet"
-SLAPD_BIN=$DATA/slapd-quiet
-SCHEMAS="$SRC/t/fixtures/ldap/ad.schema misc.schema"
 say "slapadd + start slapd hq and legacy"
-HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" "$SCHEMAS" "$DATA/hq.ldif" bindonly ||
-    die "slapd hq"
-LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" "$SCHEMAS" "$DATA/legacy.ldif" ||
-    die "slapd legacy"
+slapd_for_load "$DATA"
+scene_slapd || die "slapd hq or legacy"
 printf '%s\n' 'hq-Secret-42' >"$DATA/hq.secret"
 chmod 600 "$DATA/hq.secret"
 
@@ -118,28 +103,9 @@ chmod 600 "$DATA/hq.secret"
 {
 	nsmilter_milter_section soak "log_level = warning" "max_unknown = 0" \
 	    "cache_ttl = 30s" "negative_cache_ttl = 10s" "cache_size = 20000"
-	cat <<EOF
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $DATA/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 1s
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = 1s
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-EOF
+	scene_directories --hq "bind_password_file = $DATA/hq.secret" \
+	    --all "timeout = 1s"
+	scene_domain
 } | nsmilter_write_ini soak
 nsmilter_start soak || die "nsmilter"
 PID=$(nsmilter_pid soak)

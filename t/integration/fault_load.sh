@@ -19,7 +19,7 @@
 # "# fault:" lines for the notes and BENCHMARKS.md; none is a pass/fail
 # threshold except the 2 s of recovery.
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 : "${BENCH_BIN:=$NSMILTER_BUILDDIR/bench}"
 : "${FAULT_UP_SECONDS:=3}"
@@ -32,33 +32,11 @@
 res() { sed -n "s/^RESULT .*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"$1"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || exit 1
-LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || exit 1
-printf '%s\n' 'hq-Secret-42' >"$T_DIR/hq.secret"
+scene_slapd || exit 1
 {
 	nsmilter_milter_section fault
-	cat <<EOF
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 1s
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = 1s
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-EOF
+	scene_directories --all "timeout = 1s"
+	scene_domain
 } | nsmilter_write_ini fault
 nsmilter_start fault || exit 1
 

@@ -10,42 +10,19 @@
 # their end, and only legacy may be held down.  So: no tempfail and no 5xx
 # for hq's users, and no hold-down of hq in the log.
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 : "${BENCH_BIN:=$NSMILTER_BUILDDIR/bench}"
 : "${ISOLATION_SECONDS:=5}"   # load with legacy frozen
 
 res() { sed -n "s/^RESULT .*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"$1"; }
 
-HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly || exit 1
-LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || exit 1
-printf '%s\n' 'hq-Secret-42' >"$T_DIR/hq.secret"
+scene_slapd || exit 1
 {
 	nsmilter_milter_section iso
-	cat <<EOF
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 1s
-pool_size = 4
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = 1s
-pool_size = 2
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-EOF
+	scene_directories --all "timeout = 1s" --hq "pool_size = 4" \
+	    --legacy "pool_size = 2"
+	scene_domain
 } | nsmilter_write_ini iso
 nsmilter_start iso || exit 1
 

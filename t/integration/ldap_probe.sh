@@ -6,31 +6,18 @@
 # whole timeout again each time.  Driven through "nsmilter -q -" on a pipe:
 # one process, one pool, addresses one at a time.
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 : "${PROBE_SECONDS:=4}"   # asking while frozen and held (the probe: 1 s)
 
 LEGACY_PORT=$(free_port)
 slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif || { fail "slapd legacy"; done_testing; }
-URI=ldap://127.0.0.1:$LEGACY_PORT
 CONF=$T_DIR/nsmilter.ini
-cat >"$CONF" <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-log_level = info
-
-[directory legacy]
-uri = $URI
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = 1s
-
-[domain corp.example]
-type = internal-relay
-directories = legacy
-INI
+{
+	ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0" \
+	    "log_level = info"
+	scene_directory legacy "timeout = 1s"
+	scene_domain "directories = legacy"
+} >"$CONF"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 coproc QP { exec "$NSMILTER" -c "$CONF" -q - 2>&1; }

@@ -12,9 +12,8 @@
 
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 
-setup_failed() { fail "setup: $*"; done_testing; }
 N=${MIRROR_CRASH_ENTRIES:-50000}
 LAST=$((N - 1))
 
@@ -29,27 +28,16 @@ gen_ldif() {
 }
 gen_ldif a >"$T_DIR/a.ldif"
 gen_ldif b >"$T_DIR/b.ldif"
-PORT=$(free_port)
-slapd_start legacy "$PORT" misc.schema "$T_DIR/a.ldif" syncprov || setup_failed "slapd"
+LEGACY_PORT=$(free_port)
+slapd_start legacy "$LEGACY_PORT" misc.schema "$T_DIR/a.ldif" syncprov || setup_failed "slapd"
 
 {
 	nsmilter_milter_section mx "state_dir = $T_DIR/state"
-	cat <<EOF
-[directory legacy]
-uri = ldap://127.0.0.1:$PORT
-base = ou=people,dc=legacy,dc=example
-filter = (mail=%s)
-route = legacy.corp.example
-timeout = 2s
-sync = syncrepl
-address_attributes = mail
-sync_filter = (objectClass=inetOrgPerson)
-sync_interval = 1s
-confirm_unknown = no
-
-[domain corp.example]
-directories = legacy
-EOF
+	scene_directory legacy "filter = (mail=%s)" -target_attribute \
+	    "sync = syncrepl" "address_attributes = mail" \
+	    "sync_filter = (objectClass=inetOrgPerson)" "sync_interval = 1s" \
+	    "confirm_unknown = no"
+	scene_domain -type "directories = legacy"
 } | nsmilter_write_ini mx
 INI=$(nsmilter_ini mx)
 q() { "$NSMILTER" -c "$INI" -q "$@" 2>&1; }

@@ -14,58 +14,23 @@
 # confirmation has its own test below).
 
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/sink.sh"
 . "$NSMILTER_SRCDIR/t/lib/postfix.sh"
 . "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
 
-setup_failed() { fail "setup: $*"; done_testing; }
-
-HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly syncprov ||
-	setup_failed "slapd hq"
-LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif syncprov ||
-	setup_failed "slapd legacy"
-PF_LOCAL_SINK_PORT=$(free_port) && sink_start local "$PF_LOCAL_SINK_PORT" || setup_failed "sink"
-PF_FOREIGN_SINK_PORT=$(free_port) && sink_start foreign "$PF_FOREIGN_SINK_PORT" || setup_failed "sink"
-printf '%s\n' 'hq-Secret-42' >"$T_DIR/hq.secret"
-chmod 600 "$T_DIR/hq.secret"
+scene_backends syncprov || setup_failed "slapd or smtp-sink (see above)"
 STATE=$T_DIR/state
 
 # write_ini MAX_STALENESS CONFIRM
 write_ini() {
 	{
 		nsmilter_milter_section mx "state_dir = $STATE"
-		cat <<EOF
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-timeout = 2s
-sync = syncrepl
-address_attributes = mail, proxyAddresses
-sync_filter = (|(objectClass=user)(objectClass=contact))
-sync_interval = 1s
-max_staleness = $1
-confirm_unknown = $2
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-route = legacy.corp.example
-timeout = 2s
-sync = syncrepl
-address_attributes = mail, mailLocalAddress
-sync_filter = (&(objectClass=inetOrgPerson)(!(description=disabled)))
-sync_interval = 1s
-max_staleness = $1
-confirm_unknown = $2
-
-EOF
+		scene_directories --all "sync = syncrepl" \
+		    --all "sync_interval = 1s" --all "max_staleness = $1" \
+		    --all "confirm_unknown = $2" \
+		    --hq "address_attributes = mail, proxyAddresses" \
+		    --hq "sync_filter = (|(objectClass=user)(objectClass=contact))" \
+		    --legacy "address_attributes = mail, mailLocalAddress" \
+		    --legacy "sync_filter = (&(objectClass=inetOrgPerson)(!(description=disabled)))"
 		scene_domain "recipient_delimiter = +"
 	} | nsmilter_write_ini mx
 }
@@ -211,8 +176,7 @@ within3 "directory stopped: -m says stale" stale_now
 assert_eq "$?" 75 "-m exits 75 with a stale mirror"
 assert_match "$(q henry@corp.example)" 'route to=henry@mbox\.legacy\.example .*source=mirror' \
 	"directory stopped: -q still answers from the mirror"
-reset_sinks() { sink_clear local; sink_clear foreign; }
-reset_sinks
+scene_clear_sinks
 out=$(smtp_send "$SMTPD" "$FROM" henry@corp.example alice@corp.example nobody@corp.example)
 assert_match "$(smtp_reply_of "$out" henry@corp.example)" '^250 ' "directory stopped: foreign recipient still accepted"
 assert_match "$(smtp_reply_of "$out" nobody@corp.example)" '^550 ' "directory stopped: unknown recipient still rejected"

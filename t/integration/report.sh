@@ -6,46 +6,23 @@
 # clean pair, 1 with findings, 75 when a directory is down, 78 for a bad
 # configuration.
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 
 HQ_PORT=$(free_port); LEGACY_PORT=$(free_port)
-slapd_start hq "$HQ_PORT" ad.schema report-hq.ldif bindonly || { fail "slapd hq"; done_testing; }
-slapd_start legacy "$LEGACY_PORT" misc.schema report-legacy.ldif || { fail "slapd legacy"; done_testing; }
-printf 'hq-Secret-42\n' > "$T_DIR/hq.secret"
+slapd_start hq "$HQ_PORT" ad.schema report-hq.ldif bindonly || setup_failed "slapd hq"
+slapd_start legacy "$LEGACY_PORT" misc.schema report-legacy.ldif || setup_failed "slapd legacy"
 
 CONF=$T_DIR/nsmilter.ini
-cat > "$CONF" <<INI
-[milter]
-cache_ttl = 0
-negative_cache_ttl = 0
-
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-address_attributes = mail, proxyAddresses
-sync_filter = (|(objectClass=user)(objectClass=contact))
-timeout = 2s
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (&(!(description=disabled))(|(mail=%s)(mailLocalAddress=%s)))
-target_attribute = mailRoutingAddress
-address_attributes = mail, mailLocalAddress
-sync_filter = (&(objectClass=inetOrgPerson)(!(description=disabled)))
-route = legacy.corp.example
-timeout = 2s
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-subdomains = yes
-recipient_delimiter = +
-INI
+{
+	ini_section milter "cache_ttl = 0" "negative_cache_ttl = 0"
+	scene_directories \
+	    --hq "address_attributes = mail, proxyAddresses" \
+	    --hq "sync_filter = (|(objectClass=user)(objectClass=contact))" \
+	    --legacy "filter = (&(!(description=disabled))(|(mail=%s)(mailLocalAddress=%s)))" \
+	    --legacy "address_attributes = mail, mailLocalAddress" \
+	    --legacy "sync_filter = (&(objectClass=inetOrgPerson)(!(description=disabled)))"
+	scene_domain "subdomains = yes" "recipient_delimiter = +"
+} >"$CONF"
 
 want_findings='conflict both@corp.example domain=corp.example directories=hq,legacy winner=hq
 loop dan@corp.example directory=hq target=dan@corp.example

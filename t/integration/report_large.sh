@@ -12,7 +12,7 @@
 #           uNNNNNN@ (a conflict), every 2000th routes to its own address
 #           (a loop), every 5000th has lNNNNNN@old-brand.example (outside)
 . "$(dirname "$0")/../lib/common.sh"
-. "$NSMILTER_SRCDIR/t/lib/slapd.sh"
+. "$NSMILTER_SRCDIR/t/lib/scene.sh"
 
 N=${REPORT_ENTRIES:-50000}
 
@@ -49,36 +49,16 @@ awk -v n="$N" 'BEGIN {
 }' > "$T_DIR/legacy.ldif"
 
 HQ_PORT=$(free_port); LEGACY_PORT=$(free_port)
-slapd_start hq "$HQ_PORT" ad.schema "$T_DIR/hq.ldif" bindonly syncprov || { fail "slapd hq"; done_testing; }
-slapd_start legacy "$LEGACY_PORT" misc.schema "$T_DIR/legacy.ldif" syncprov || { fail "slapd legacy"; done_testing; }
-printf 'hq-Secret-42\n' > "$T_DIR/hq.secret"
+slapd_start hq "$HQ_PORT" ad.schema "$T_DIR/hq.ldif" bindonly syncprov || setup_failed "slapd hq"
+slapd_start legacy "$LEGACY_PORT" misc.schema "$T_DIR/legacy.ldif" syncprov || setup_failed "slapd legacy"
 
 CONF=$T_DIR/nsmilter.ini
-cat > "$CONF" <<INI
-[directory hq]
-uri = ldap://127.0.0.1:$HQ_PORT
-bind_dn = CN=nsmilter,DC=corp,DC=example
-bind_password_file = $T_DIR/hq.secret
-base = DC=corp,DC=example
-filter = (|(mail=%s)(proxyAddresses=smtp:%s))
-target_attribute = targetAddress
-sync_filter = (mail=*)
-timeout = 5s
-
-[directory legacy]
-uri = ldap://127.0.0.1:$LEGACY_PORT
-base = ou=people,dc=legacy,dc=example
-filter = (|(mail=%s)(mailLocalAddress=%s))
-target_attribute = mailRoutingAddress
-address_attributes = mail, mailLocalAddress
-sync_filter = (mail=*)
-route = legacy.corp.example
-timeout = 5s
-
-[domain corp.example]
-type = internal-relay
-directories = hq, legacy
-INI
+{
+	scene_directories --hq "bind_dn = CN=nsmilter,DC=corp,DC=example" \
+	    --all "sync_filter = (mail=*)" --all "timeout = 5s" \
+	    --legacy "address_attributes = mail, mailLocalAddress"
+	scene_domain
+} >"$CONF"
 
 /usr/bin/time -f '%e %M %U %S' -o "$T_DIR/time" \
 	"$NSMILTER" -c "$CONF" -r > "$T_DIR/report" 2>"$T_DIR/stderr"

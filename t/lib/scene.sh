@@ -6,8 +6,11 @@
 # other system, anonymous, route = legacy.corp.example); two smtp-sinks:
 # "local" (this site's mailbox system) and "foreign" (the legacy system).
 #
-#   scene_slapd            start both slapd; sets HQ_PORT, LEGACY_PORT
-#   scene_backends         scene_slapd, and both sinks on 127.0.0.1; sets
+#   scene_slapd [OPTION...]
+#                          start both slapd (OPTIONs as slapd_start's, e.g.
+#                          syncprov); sets HQ_PORT, LEGACY_PORT
+#   scene_backends [OPTION...]
+#                          scene_slapd, and both sinks on 127.0.0.1; sets
 #                          PF_LOCAL_SINK_PORT, PF_FOREIGN_SINK_PORT (the
 #                          Sendmail tests have sm_scene_backends instead)
 #   scene_clear_sinks      forget what both sinks received so far
@@ -41,14 +44,16 @@
 . "$NSMILTER_SRCDIR/t/lib/sink.sh"
 
 scene_slapd() {
-	HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly ||
+	HQ_PORT=$(free_port) &&
+		slapd_start hq "$HQ_PORT" ad.schema hq.ldif bindonly "$@" ||
 		{ echo "scene_slapd: slapd hq" >&2; return 1; }
-	LEGACY_PORT=$(free_port) && slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif ||
+	LEGACY_PORT=$(free_port) &&
+		slapd_start legacy "$LEGACY_PORT" misc.schema legacy.ldif "$@" ||
 		{ echo "scene_slapd: slapd legacy" >&2; return 1; }
 }
 
 scene_backends() {
-	scene_slapd || return 1
+	scene_slapd "$@" || return 1
 	PF_LOCAL_SINK_PORT=$(free_port) && sink_start local "$PF_LOCAL_SINK_PORT" || return 1
 	PF_FOREIGN_SINK_PORT=$(free_port) && sink_start foreign "$PF_FOREIGN_SINK_PORT" || return 1
 }

@@ -20,6 +20,13 @@
 #       accepts TCP connections, nothing answers them
 #   slapd_uri NAME, slapd_ldaps_uri NAME, slapd_log NAME
 #   slapd_modify NAME       ldapmodify as the instance's rootdn, LDIF on stdin
+#   slapd_for_load DIR  the benchmarks' slapd (bench/run.sh, bench/soak.sh):
+#       DIR/slapd.conf.in with equality indexes on objectClass, mail,
+#       proxyAddresses and mailLocalAddress, a 2 GB map and no logging, and a
+#       wrapper running slapd with "-d 0" (an operation log would be
+#       measured too); fixtures are then looked up in DIR (ad.schema is
+#       copied there; DIR/hq.ldif and DIR/legacy.ldif are the caller's).
+#       Sets SLAPD_FIXTURES and SLAPD_BIN.
 #   slapd_make_ca DIR   test PKI: DIR/ca.pem, DIR/server.{pem,key} (for
 #       127.0.0.1 and localhost) and DIR/other-ca.pem, an unrelated CA
 #       (the wrong-CA case).  Generated at test time with openssl; TLS
@@ -56,6 +63,21 @@ _slapd_find() {
 
 # ldapi URL of a socket path: every "/" as %2F.
 _slapd_ldapi() { printf 'ldapi://%s' "${1//\//%2F}"; }
+
+slapd_for_load() {
+	local dir=$1
+	sed -e 's/^maxsize.*/maxsize\t\t2147483648/' -e 's/^loglevel.*/loglevel\t0/' \
+	    "$SLAPD_FIXTURES/slapd.conf.in" >"$dir/slapd.conf.in"
+	printf '%s\n' 'index	objectClass eq' \
+	    'index	mail,proxyAddresses,mailLocalAddress eq' >>"$dir/slapd.conf.in"
+	printf '%s\n' '#!/bin/sh' \
+	    '# t/lib/slapd.sh calls "slapd -f CONF -h URLS -d stats"' \
+	    'exec /usr/sbin/slapd -f "$2" -h "$4" -d 0' >"$dir/slapd-quiet"
+	chmod 755 "$dir/slapd-quiet"
+	cp "$SLAPD_FIXTURES/ad.schema" "$dir/" || return 1
+	SLAPD_FIXTURES=$dir
+	SLAPD_BIN=$dir/slapd-quiet
+}
 
 slapd_make_ca() {
 	pki_make "$1" server localhost "IP:127.0.0.1,DNS:localhost" 3 \

@@ -15,28 +15,7 @@
 
 #include "directory/mirror/mirror_entry.h"
 #include "directory/mirror/mirror_store.h"
-
-static char tmpdir[64];
-
-static int
-setup_dir(void **state)
-{
-	(void)state;
-	strcpy(tmpdir, "/tmp/test_mirror_store.XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int
-teardown_dir(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	assert_int_equal(system(cmd), 0);
-	return 0;
-}
+#include "tmpdir.h"
 
 static struct mirror_store *
 open_rw(void)

@@ -20,28 +20,7 @@
 #include "directory/mirror/mirror_store.h"
 #include "frontend/report.h"
 #include "frontend/report_table.h"
-
-static char tmpdir[64];
-
-static int
-setup_dir(void **state)
-{
-	(void)state;
-	strcpy(tmpdir, "/tmp/test_report.XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int
-teardown_dir(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	assert_int_equal(system(cmd), 0);
-	return 0;
-}
+#include "tmpdir.h"
 
 /*
  * Two mirrored directories whose servers cannot be reached: whatever is
