@@ -15,6 +15,7 @@
 
 #include "directory/mirror/mirror_entry.h"
 #include "directory/mirror/mirror_store.h"
+#include "mirror_put.h"
 #include "tmpdir.h"
 
 static struct mirror_store *
@@ -26,19 +27,6 @@ open_rw(void)
 	assert_int_equal(mirror_store_open(tmpdir, 0, &s, &err), 0);
 	assert_null(err);
 	return s;
-}
-
-static void
-put(struct mirror_wtxn *w, const char *key, const char *target,
-    const char *a1, const char *a2)
-{
-	char *addrs[2] = { (char *)a1, (char *)a2 };
-	struct mirror_entry e = {
-		.addrs = addrs, .n_addrs = a2 ? 2 : 1,
-		.target = (char *)target, .has_target = target != NULL,
-	};
-
-	assert_int_equal(mirror_wtxn_put(w, key, strlen(key), &e), 0);
 }
 
 static void

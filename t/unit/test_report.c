@@ -20,6 +20,7 @@
 #include "directory/mirror/mirror_store.h"
 #include "frontend/report.h"
 #include "frontend/report_table.h"
+#include "mirror_put.h"
 #include "tmpdir.h"
 
 /*
@@ -55,19 +56,6 @@ load_config(void)
 	config_errors_free(&errs);
 	assert_non_null(cfg);
 	return cfg;
-}
-
-static void
-put(struct mirror_wtxn *w, const char *key, const char *target,
-    const char *a1, const char *a2)
-{
-	char *addrs[2] = { (char *)a1, (char *)a2 };
-	struct mirror_entry e = {
-		.addrs = addrs, .n_addrs = a2 ? 2 : 1,
-		.target = (char *)target, .has_target = target != NULL,
-	};
-
-	assert_int_equal(mirror_wtxn_put(w, key, strlen(key), &e), 0);
 }
 
 static struct mirror_wtxn *
