@@ -6,6 +6,7 @@
 # process answers correctly again within seconds of the DC's return.
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/samba-ad.sh"
+. "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 ad_netns "$@"
 ad_start || { fail "samba AD DC"; done_testing; }
 
@@ -15,16 +16,8 @@ ad_start || { fail "samba AD DC"; done_testing; }
 	ad_domain
 } > "$T_DIR/nsmilter.ini"
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-# ask ADDRESS: one answer of the running "nsmilter -q -" into OUT.
-ask() {
-	echo "$1" >&"${QP[1]}"
-	if ! IFS= read -r -t 30 OUT <&"$QP_OUT"; then OUT="no answer within 30 s"; fi
-}
-coproc QP { exec "$NSMILTER" -c "$T_DIR/nsmilter.ini" -q - 2>&1; }
-QP_KEEP=$QP_PID
-exec {QP_OUT}<&"${QP[0]}"
-at_exit "kill $QP_PID"
+nsmilter_q_start "$T_DIR/nsmilter.ini"
+ask() { nsmilter_q_ask "$1"; }
 
 ALICE="alice@corp.example accept directory=ad"
 CAROL="carol@corp.example route to=carol@partner.example directory=ad target=yes"
@@ -76,10 +69,7 @@ for ((i = 0; i < 50; i++)); do
 done
 assert_eq "$OUT" "$CAROL" "second return: carol routed again"
 
-exec {QP[1]}>&-
-rest=$(timeout 30 cat <&"$QP_OUT")
-exec {QP_OUT}<&-
-assert_eq "$rest" "" "nsmilter -q exits without printing anything else"
-wait "$QP_KEEP"; rc=$?
-assert_eq "$rc" 75 "nsmilter -q exits 75: some addresses were tempfailed"
+nsmilter_q_stop
+assert_eq "$Q_REST" "" "nsmilter -q exits without printing anything else"
+assert_eq "$Q_RC" 75 "nsmilter -q exits 75: some addresses were tempfailed"
 done_testing

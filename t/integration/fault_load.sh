@@ -30,7 +30,6 @@
 : "${FAULT_RECOVERY_MS:=2000}"
 
 res() { sed -n "s/^RESULT .*\\b$2=\\([^ ]*\\).*/\\1/p" <<<"$1"; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 scene_slapd || exit 1
 {

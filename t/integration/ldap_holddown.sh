@@ -7,6 +7,7 @@
 # process, one pool, addresses one at a time.
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/scene.sh"
+. "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
 scene_slapd || setup_failed "slapd (see above)"
 HQ2_PORT=$(free_port)
@@ -24,33 +25,14 @@ write_ini() {
 write_ini "$T_DIR/one.ini" "ldap://127.0.0.1:$HQ_PORT"
 write_ini "$T_DIR/two.ini" "ldap://127.0.0.1:$HQ_PORT ldap://127.0.0.1:$HQ2_PORT"
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-# ask ADDRESS: one line from the running "nsmilter -q -" into OUT, and the
-# time it took into MS.
-ask() {
-	local t0
-	t0=$(now_ms)
-	echo "$1" >&"${QP[1]}"
-	if ! IFS= read -r -t 30 OUT <&"$QP_OUT"; then OUT="no answer within 30 s"; fi
-	MS=$(( $(now_ms) - t0 ))
-}
-# start_q INI / stop_q: the coprocess.
-# QP_OUT outlives the coprocess (bash closes QP when it exits): stop_q reads
-# what it prints at exit, which must be nothing (a sanitizer build would
+# ask ADDRESS: one line from "nsmilter -q -" into OUT, its time into MS.
+ask() { nsmilter_q_ask "$1"; }
+start_q() { nsmilter_q_start "$1"; }
+# stop_q: what it prints at exit must be nothing (a sanitizer build would
 # print its reports there).
-start_q() {
-	coproc QP { exec "$NSMILTER" -c "$1" -q - 2>&1; }
-	QP_KEEP=$QP_PID
-	exec {QP_OUT}<&"${QP[0]}"
-	at_exit "kill $QP_PID"
-}
 stop_q() {
-	local rest
-	exec {QP[1]}>&-
-	rest=$(timeout 30 cat <&"$QP_OUT")
-	exec {QP_OUT}<&-
-	assert_eq "$rest" "" "nsmilter -q exits without printing anything else"
-	wait "$QP_KEEP" 2>/dev/null
+	nsmilter_q_stop
+	assert_eq "$Q_REST" "" "nsmilter -q exits without printing anything else"
 }
 
 ALICE="alice@corp.example accept directory=hq"

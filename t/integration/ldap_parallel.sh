@@ -6,6 +6,7 @@
 # process, warm connection pools).
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/scene.sh"
+. "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 
 scene_slapd || setup_failed "slapd (see above)"
 HQ2_PORT=$(free_port); LEGACY2_PORT=$(free_port)
@@ -21,18 +22,11 @@ CONF=$T_DIR/nsmilter.ini
 	scene_domain
 } >"$CONF"
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-coproc QP { exec "$NSMILTER" -c "$CONF" -q - 2>&1; }
-QP_KEEP=$QP_PID
-exec {QP_OUT}<&"${QP[0]}"   # kept after the coprocess exits (bash closes QP)
-at_exit "kill $QP_KEEP"
+nsmilter_q_start "$CONF"
 # send ADDRESS / receive: one question, one line into OUT (MS: since send).
-send() { T0=$(now_ms); echo "$1" >&"${QP[1]}"; }
-receive() {
-	if ! IFS= read -r -t 30 OUT <&"$QP_OUT"; then OUT="no answer within 30 s"; fi
-	MS=$(( $(now_ms) - T0 ))
-}
-ask() { send "$1"; receive; }
+send() { nsmilter_q_send "$1"; }
+receive() { nsmilter_q_receive; }
+ask() { nsmilter_q_ask "$1"; }
 
 DUP="dup@corp.example accept directory=hq conflict=legacy"
 NOBODY="nobody@corp.example reject code=550 dsn=5.1.1"
@@ -91,9 +85,7 @@ assert_eq "$OUT" "bob@corp.example route to=bob@legacy.corp.example directory=le
 slapd_thaw hq
 slapd_thaw legacy
 
-exec {QP[1]}>&-
 # Nothing more at exit (a sanitizer build would print its reports here).
-rest=$(timeout 30 cat <&"$QP_OUT")
-assert_eq "$rest" "" "nsmilter -q exits without printing anything else"
-wait "$QP_KEEP" 2>/dev/null
+nsmilter_q_stop
+assert_eq "$Q_REST" "" "nsmilter -q exits without printing anything else"
 done_testing

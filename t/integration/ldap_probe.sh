@@ -7,6 +7,7 @@
 # one process, one pool, addresses one at a time.
 . "$(dirname "$0")/../lib/common.sh"
 . "$NSMILTER_SRCDIR/t/lib/scene.sh"
+. "$NSMILTER_SRCDIR/t/lib/nsmilter.sh"
 : "${PROBE_SECONDS:=4}"   # asking while frozen and held (the probe: 1 s)
 
 LEGACY_PORT=$(free_port)
@@ -19,18 +20,8 @@ CONF=$T_DIR/nsmilter.ini
 	scene_domain "directories = legacy"
 } >"$CONF"
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-coproc QP { exec "$NSMILTER" -c "$CONF" -q - 2>&1; }
-QP_KEEP=$QP_PID
-exec {QP_OUT}<&"${QP[0]}"
-at_exit "kill $QP_KEEP"
-ask() {
-	local t0
-	t0=$(now_ms)
-	echo "$1" >&"${QP[1]}"
-	if ! IFS= read -r -t 30 OUT <&"$QP_OUT"; then OUT="no answer within 30 s"; fi
-	MS=$(( $(now_ms) - t0 ))
-}
+nsmilter_q_start "$CONF"
+ask() { nsmilter_q_ask "$1"; }
 BOB="bob@corp.example route to=bob@legacy.corp.example directory=legacy"
 
 ask bob@corp.example
@@ -67,8 +58,6 @@ assert_eq "$OUT" "$BOB" "thawed: answered again after $(( $(now_ms) - t0 )) ms"
 assert_match "$(grep -c 'SRCH base="" scope=0' "$(slapd_log legacy)")" '^[1-9]' \
 	"the probe read the root DSE"
 
-exec {QP[1]}>&-
-rest=$(timeout 30 cat <&"$QP_OUT")
-assert_eq "$rest" "" "nsmilter -q exits without printing anything else"
-wait "$QP_KEEP" 2>/dev/null
+nsmilter_q_stop
+assert_eq "$Q_REST" "" "nsmilter -q exits without printing anything else"
 done_testing

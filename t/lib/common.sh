@@ -35,6 +35,9 @@ t_cleanup() {
 trap t_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# now_ms: the wall clock in milliseconds (for durations a test reports).
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
 # free_port: print a TCP port on 127.0.0.1 that nothing listens on.
 free_port() {
 	local p n

@@ -20,6 +20,17 @@
 #   nsmilter_grep NAME REGEX         matching log lines (grep -E)
 #   nsmilter_log_mark NAME / nsmilter_log_since NAME MARK
 #                                    log lines written after a mark
+#
+# "nsmilter -q -" on a pipe (one process, one pool, addresses one at a time):
+#   nsmilter_q_start INI             start it as a coprocess
+#   nsmilter_q_send ADDRESS / nsmilter_q_receive
+#                                    one question; its answer line into OUT,
+#                                    the milliseconds since the send into MS
+#   nsmilter_q_ask ADDRESS           both
+#   nsmilter_q_stop                  close its input and wait: what it wrote
+#                                    after the last answer into Q_REST (empty
+#                                    unless a sanitizer reported), its exit
+#                                    status into Q_RC
 
 nsmilter_dir() { echo "$T_DIR/nsmilter-$1"; }
 nsmilter_ini() { echo "$T_DIR/nsmilter-$1/nsmilter.ini"; }
@@ -138,3 +149,34 @@ nsmilter_log() { cat "$(nsmilter_dir "$1")/log" 2>/dev/null; }
 nsmilter_grep() { grep -E -- "$2" "$(nsmilter_dir "$1")/log" 2>/dev/null; }
 nsmilter_log_mark() { wc -l <"$(nsmilter_dir "$1")/log" 2>/dev/null | tr -d ' ' || echo 0; }
 nsmilter_log_since() { tail -n +$(($2 + 1)) "$(nsmilter_dir "$1")/log" 2>/dev/null; }
+
+nsmilter_q_start() {
+	coproc QP { exec "$NSMILTER" -c "$1" -q - 2>&1; }
+	QP_KEEP=$QP_PID
+	# kept after the coprocess exits (bash then closes QP)
+	exec {QP_OUT}<&"${QP[0]}"
+	at_exit "kill $QP_KEEP"
+}
+
+nsmilter_q_send() {
+	QP_T0=$(now_ms)
+	echo "$1" >&"${QP[1]}"
+}
+
+nsmilter_q_receive() {
+	if ! IFS= read -r -t 30 OUT <&"$QP_OUT"; then OUT="no answer within 30 s"; fi
+	MS=$(( $(now_ms) - QP_T0 ))
+}
+
+nsmilter_q_ask() {
+	nsmilter_q_send "$1"
+	nsmilter_q_receive
+}
+
+nsmilter_q_stop() {
+	exec {QP[1]}>&-
+	Q_REST=$(timeout 30 cat <&"$QP_OUT")
+	exec {QP_OUT}<&-
+	wait "$QP_KEEP" 2>/dev/null
+	Q_RC=$?
+}
