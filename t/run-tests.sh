@@ -16,7 +16,8 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ "$cc" = gcc ] || build="$build-$cc"
-CC=$cc cmake -S "$here" -B "$build" -DNSMILTER_SANITIZE=$sanitize >/dev/null
+CC=$cc cmake -S "$here" -B "$build" -DNSMILTER_SANITIZE=$sanitize \
+	-DNSMILTER_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 cd "$build"
 if [ "$sanitize" = ON ]; then

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -367,18 +368,19 @@ test_pipelined(void **state)
 	for (int i = 0; i < 100; i++) {
 		char want[64];
 		char *r = read_reply(c);
+		bool same;
 
 		snprintf(
 		    want, sizeof(want), "OK transport=u%d@corp.example", i);
 		if (r == NULL)
 			fail_msg("pipelined reply %d missing", i);
-		if (strcmp(r, want) != 0) {
+		same = strcmp(r, want) == 0;
+		if (!same)
 			fprintf(stderr, "reply %d: got \"%s\", want \"%s\"\n",
 			    i, r, want);
-			free(r);
-			fail();
-		}
 		free(r);
+		if (!same)
+			fail();
 	}
 	for (size_t i = 0; i < strlen(one); i++) {
 		assert_int_equal(send_raw(c->fd, one + i, 1), 0);
