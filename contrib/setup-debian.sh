@@ -9,9 +9,11 @@
 #           gnutls-bin (test CA), clang + sanitizer runtime, a Samba AD
 #           domain controller (samba, samba-ad-dc, samba-ad-provision for
 #           "samba-tool domain provision", ldb-tools for ldbadd/ldbmodify;
-#           see t/lib/samba-ad.sh), man-db (man page checks), and a
-#           private Sendmail unpacked from
-#           Debian's packages (it conflicts with postfix as a package; see
+#           see t/lib/samba-ad.sh), man-db (man page checks), debhelper +
+#           dpkg-dev + lintian (the Debian package, contrib/build-deb.sh),
+#           liblmdb-dev + libmicrohttpd-dev, graphviz (diagrams), systemd
+#           (systemd-analyze), and a private Sendmail unpacked from Debian's
+#           packages (it conflicts with postfix as a package; see
 #           t/setup-sendmail.sh).
 set -eu
 if [ "$(id -u)" -ne 0 ]; then
@@ -27,7 +29,9 @@ apt-get install -y -q --no-install-recommends \
 	libcmocka-dev liblmdb-dev \
 	slapd ldap-utils postfix postfix-ldap swaks m4 gnutls-bin \
 	samba samba-ad-dc samba-ad-provision ldb-tools \
-	iproute2 util-linux procps ca-certificates openssl python3 man-db
+	iproute2 util-linux procps ca-certificates openssl python3 man-db \
+	debhelper dpkg-dev lintian liblmdb-dev libmicrohttpd-dev graphviz \
+	systemd adduser
 # Postfix, slapd and Samba are started by the tests, never as system services.
 for svc in postfix slapd samba-ad-dc smbd nmbd winbind; do
 	if command -v systemctl >/dev/null 2>&1; then
