@@ -8,6 +8,8 @@
 #include <syslog.h>
 
 void log_open(int facility, bool to_stderr);
+/* Copy log lines to stderr (start-up, -f) or not (a detached daemon). */
+void log_set_stderr(bool on);
 /* Log PRIORITY (LOG_ERR ... LOG_DEBUG) and more urgent; thread-safe. */
 void log_set_level(int priority);
 void log_msg(int priority, const char *fmt, ...)

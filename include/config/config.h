@@ -47,6 +47,7 @@ struct strlist {
 struct milter_config {
 	char *socket;              /* unix:/path or inet:port@host */
 	char *user;                /* may be NULL */
+	char *socket_group;        /* NULL: the group of user */
 	unsigned socket_mode;      /* octal in the file, e.g. 0660 */
 	char *pidfile;             /* may be NULL */
 	int syslog_facility;       /* LOG_MAIL etc. (syslog.h value) */

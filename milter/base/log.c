@@ -24,6 +24,12 @@ log_open(int facility, bool to_stderr)
 }
 
 void
+log_set_stderr(bool on)
+{
+	atomic_store(&log_stderr, on);
+}
+
+void
 log_set_level(int priority)
 {
 	atomic_store(&log_max, priority);

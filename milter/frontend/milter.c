@@ -165,6 +165,7 @@ nsm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	unsigned long want = SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR;
+	static atomic_bool told_plain, told_none;
 	struct runtime *rt = runtime_acquire();
 	unsigned long skip = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH |
 	    SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA;
@@ -175,11 +176,26 @@ nsm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (rt != NULL && rt->cfg->milter.trace_header)
 		want |= SMFIF_ADDHDRS;
 	runtime_release(rt);
-	if ((f0 & (SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR)) !=
-	    (SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR))
-		log_warning("MTA does not offer recipient changes "
-		    "(actions 0x%lx): routed recipients cannot be rewritten",
-		    f0);
+	/*
+	 * Without add-recipient-with-parameters (an older MTA), routed
+	 * recipients are added with plain smfi_addrcpt: the MTA then makes
+	 * up ORCPT from the new address and the client's NOTIFY is lost,
+	 * but the mail goes where it belongs instead of waiting.
+	 */
+	if (!(f0 & SMFIF_ADDRCPT_PAR) && (f0 & SMFIF_ADDRCPT)) {
+		want |= SMFIF_ADDRCPT;
+		if (!atomic_exchange(&told_plain, true))
+			log_warning("MTA does not offer add-recipient-with-"
+			    "parameters (actions 0x%lx): routed recipients "
+			    "are added without ESMTP parameters", f0);
+	}
+	if (!(f0 & SMFIF_DELRCPT) ||
+	    !(f0 & (SMFIF_ADDRCPT_PAR | SMFIF_ADDRCPT))) {
+		if (!atomic_exchange(&told_none, true))
+			log_warning("MTA does not offer recipient changes "
+			    "(actions 0x%lx): routed recipients cannot be "
+			    "rewritten", f0);
+	}
 	*pf0 = want & f0;
 	*pf1 = skip & f1;
 	*pf2 = 0;
@@ -345,7 +361,14 @@ nsm_eom(SMFICTX *ctx)
 	for (struct route *r = c->routes; r != NULL; r = r->next) {
 		if (asprintf(&to, "<%s>", r->to) < 0)
 			return SMFIS_TEMPFAIL;
-		if (smfi_addrcpt_par(ctx, to, r->args) != MI_SUCCESS ||
+		bool plain = false;
+		int added = smfi_addrcpt_par(ctx, to, r->args);
+
+		/* Not negotiated (see nsm_negotiate): add it without them. */
+		if (added != MI_SUCCESS &&
+		    (added = smfi_addrcpt(ctx, to)) == MI_SUCCESS)
+			plain = true;
+		if (added != MI_SUCCESS ||
 		    smfi_delrcpt(ctx, r->orig) != MI_SUCCESS) {
 			/* Better to defer than to deliver to the wrong place. */
 			log_err("%s%sconn=%lu cannot rewrite %s to %s: "
@@ -360,8 +383,15 @@ nsm_eom(SMFICTX *ctx)
 		    MI_SUCCESS)
 			log_warning("%s%sconn=%lu cannot add X-NSMilter-Route",
 			    qid ? qid : "", qid ? ": " : "", c->id);
-		log_debug("%s%sconn=%lu rewrote %s to %s %s", qid ? qid : "",
-		    qid ? ": " : "", c->id, r->orig, to, r->args);
+		if (plain)
+			log_info("%s%sconn=%lu rewrote %s to %s without ESMTP "
+			    "parameters (the MTA does not offer them; not "
+			    "passed on: %s)", qid ? qid : "", qid ? ": " : "",
+			    c->id, r->orig, to, r->args);
+		else
+			log_debug("%s%sconn=%lu rewrote %s to %s %s",
+			    qid ? qid : "", qid ? ": " : "", c->id, r->orig,
+			    to, r->args);
 		free(to);
 	}
 	routes_clear(c);
@@ -396,7 +426,8 @@ nsm_close(SMFICTX *ctx)
 static struct smfiDesc nsmilter_desc = {
 	.xxfi_name = "nsmilter",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR | SMFIF_ADDHDRS,
+	.xxfi_flags = SMFIF_DELRCPT | SMFIF_ADDRCPT_PAR | SMFIF_ADDRCPT |
+	    SMFIF_ADDHDRS,
 	.xxfi_connect = nsm_connect,
 	.xxfi_helo = NULL,
 	.xxfi_envfrom = nsm_envfrom,

@@ -15,19 +15,26 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
+#include <netdb.h>
 
 #include <libmilter/mfapi.h>
 
 #include "base/sockspec.h"
 #include "directory/mirror/mirror_engine.h"
 #include "process/daemon.h"
+#include "process/service.h"
 #include "base/log.h"
 #include "frontend/milter.h"
 #include "decision/runtime.h"
@@ -68,24 +75,98 @@ log_config_errors(const struct config_errors *errs)
 }
 
 static int
-drop_privileges(const char *user)
+drop_privileges(const struct service_id *id)
 {
-	struct passwd *pw;
-
-	if (user == NULL || *user == '\0')
+	if (id->user == NULL || getuid() == id->uid)
 		return 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		log_err("user %s: no such user", user);
-		return -1;
-	}
-	if (getuid() == pw->pw_uid)
-		return 0;
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
-	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		log_err("cannot switch to user %s: %s", user, strerror(errno));
+	if (initgroups(id->user, id->gid) != 0 ||
+	    setgid(id->gid) != 0 || setuid(id->uid) != 0) {
+		log_err("cannot switch to user %s: %s", id->user,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* Connect to our own socket SPEC and hang up at once; 0 if it answered. */
+static int
+poke(const struct sockspec *sp)
+{
+	int fd = -1, rc = -1;
+
+	if (sp->family == SOCKSPEC_UNIX) {
+		struct sockaddr_un sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sun_family = AF_UNIX;
+		memcpy(sa.sun_path, sp->path, strlen(sp->path) + 1);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0)
+			rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	} else {
+		struct addrinfo hints, *res = NULL;
+		const char *host = sp->host;
+
+		/* A wildcard address listens on loopback too. */
+		if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0)
+			host = "127.0.0.1";
+		else if (strcmp(host, "::") == 0)
+			host = "::1";
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICSERV;
+		if (getaddrinfo(host, sp->port, &hints, &res) == 0 &&
+		    (fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC,
+		    0)) >= 0)
+			rc = connect(fd, res->ai_addr, res->ai_addrlen);
+		if (res != NULL)
+			freeaddrinfo(res);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static atomic_bool stop_done;
+
+static void *
+stop_thread(void *arg)
+{
+	(void)arg;
+	smfi_stop();
+	atomic_store(&stop_done, true);
+	return NULL;
+}
+
+/*
+ * smfi_stop(), without its wait: libmilter's listener holds its lock while
+ * it waits up to 5 s for a connection, and smfi_stop() needs that lock to
+ * close the socket.  So smfi_stop() runs in a thread of its own while we
+ * connect to our own socket: the listener wakes, sees the stop and quits,
+ * and an idle milter stops at once.
+ */
+static void
+milter_stop(const char *spec)
+{
+	struct sockspec sp;
+	pthread_t tid;
+	char *why = NULL;
+	bool parsed = sockspec_parse(spec, &sp, &why) == 0;
+
+	free(why);
+	atomic_store(&stop_done, false);
+	if (pthread_create(&tid, NULL, stop_thread, NULL) != 0) {
+		smfi_stop();
+		return;
+	}
+	/* The listener quits at the first wake after the stop flag is set. */
+	for (int i = 0; parsed && i < 300 && !atomic_load(&stop_done); i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		if (poke(&sp) != 0)
+			break;	/* the socket is closed: the listener is gone */
+		nanosleep(&ts, NULL);
+	}
+	pthread_join(tid, NULL);
 }
 
 static int
@@ -107,8 +188,9 @@ write_pidfile(const char *path)
  * Go to the background before any thread exists (threads do not survive
  * fork): the parent waits on a pipe until the child is ready or has failed,
  * and exits with the child's status, so "nsmilter" without -f still reports
- * a bad socket or user.  Returns the write end for background_ready(), or
- * -1 on failure.
+ * a bad socket or user.  The child keeps stderr until it is ready, so every
+ * start-up error is printed there as well as logged.  Returns the write end
+ * for background_ready(), or -1 on failure.
  */
 static int
 background_start(void)
@@ -142,19 +224,26 @@ background_start(void)
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
-		dup2(fd, 2);
 		if (fd > 2)
 			close(fd);
 	}
 	return p[1];
 }
 
-/* Tell the waiting parent that the daemon is up. */
+/* Tell the waiting parent that the daemon is up; stderr goes too. */
 static void
 background_ready(int fd)
 {
+	int null;
+
 	if (fd < 0)
 		return;
+	log_set_stderr(false);
+	if ((null = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
 	if (write(fd, "", 1) < 0)
 		log_warning("cannot notify the parent: %s", strerror(errno));
 	close(fd);
@@ -203,10 +292,13 @@ daemon_run(const struct daemon_options *opt)
 	sigset_t block, old;
 	struct sigaction sa;
 	int milter_status = MI_FAILURE, status = 0;
-	char *err = NULL, *pidfile = NULL;
+	struct service_id id;
+	char *err = NULL, *pidfile = NULL, *wake = NULL;
+	struct stat sock_st, now_st;
 	int ready_fd = -1;
 
-	log_open(LOG_MAIL, opt->foreground);
+	/* Until the daemon is ready, every error goes to stderr as well. */
+	log_open(LOG_MAIL, true);
 	if (!opt->foreground && (ready_fd = background_start()) < 0)
 		return EX_OSERR;
 	/* This process keeps the mirrors current (started below). */
@@ -219,39 +311,61 @@ daemon_run(const struct daemon_options *opt)
 	}
 	cfg = rt->cfg;
 	closelog();
-	log_open(cfg->milter.syslog_facility, opt->foreground);
+	log_open(cfg->milter.syslog_facility, true);
 	log_set_level(cfg->milter.log_level);
 	log_config_errors(&errs);
 	config_errors_free(&errs);
 	runtime_install(rt);
 
+	if (service_id_resolve(opt->user ? opt->user : cfg->milter.user,
+	    cfg->milter.socket_group, &id, &err) != 0) {
+		log_err("%s", err);
+		free(err);
+		runtime_shutdown();
+		return EX_OSERR;
+	}
 	spec = opt->socket ? opt->socket : cfg->milter.socket;
 	path = sockspec_path(spec);
 	if (milter_register() != MI_SUCCESS || smfi_setconn((char *)spec) !=
 	    MI_SUCCESS || smfi_opensocket(1) != MI_SUCCESS) {
 		log_err("cannot listen on %s", spec);
+		service_id_free(&id);
 		runtime_shutdown();
 		return EX_UNAVAILABLE;
 	}
-	if (path != NULL && chmod(path, cfg->milter.socket_mode) != 0)
-		log_warning("chmod %s: %s", path, strerror(errno));
 	if (cfg->milter.socketmap != NULL) {
 		sm = socketmap_start(cfg->milter.socketmap,
 		    cfg->milter.socket_mode, transport_map_lookup, NULL, &err);
 		if (sm == NULL) {
 			log_err("%s", err ? err : "socketmap: cannot start");
 			free(err);
+			service_id_free(&id);
 			runtime_shutdown();
 			return EX_UNAVAILABLE;
 		}
 	}
-	if (drop_privileges(opt->user ? opt->user : cfg->milter.user) != 0 ||
+	/* The unix sockets go to user:socket_group with socket_mode. */
+	if ((path != NULL && service_own_socket(path, &id,
+	    cfg->milter.socket_mode, &err) != 0) ||
+	    (sockspec_path(cfg->milter.socketmap ? cfg->milter.socketmap : "")
+	    != NULL && service_own_socket(sockspec_path(cfg->milter.socketmap),
+	    &id, cfg->milter.socket_mode, &err) != 0) ||
+	    drop_privileges(&id) != 0 ||
 	    write_pidfile(cfg->milter.pidfile) != 0) {
+		if (err != NULL)
+			log_err("%s", err);
+		free(err);
 		if (sm != NULL)
 			socketmap_stop(sm);
+		if (path != NULL)
+			unlink(path);
+		service_id_free(&id);
 		runtime_shutdown();
 		return EX_OSERR;
 	}
+	service_id_free(&id);
+	if (path != NULL && lstat(path, &sock_st) != 0)
+		memset(&sock_st, 0, sizeof(sock_st));
 
 	/* The mirrors' files belong to the user nsmilter runs as. */
 	mirror_engines_start();
@@ -259,6 +373,7 @@ daemon_run(const struct daemon_options *opt)
 	/* cfg belongs to the first snapshot, which a reload may free. */
 	if (cfg->milter.pidfile != NULL)
 		pidfile = strdup(cfg->milter.pidfile);
+	spec = wake = strdup(spec);
 	if (pipe(sig_pipe) != 0) {
 		log_err("pipe: %s", strerror(errno));
 		return EX_OSERR;
@@ -283,9 +398,9 @@ daemon_run(const struct daemon_options *opt)
 	signal(SIGPIPE, SIG_IGN);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
+	background_ready(ready_fd);	/* quiet from here on, without -f */
 	log_info("nsmilter %s listening on %s%s%s", NSMILTER_VERSION, spec,
 	    sm ? ", socketmap on " : "", sm ? cfg->milter.socketmap : "");
-	background_ready(ready_fd);
 	cfg = NULL;
 
 	for (;;) {
@@ -307,8 +422,14 @@ daemon_run(const struct daemon_options *opt)
 		status = b == 0 ? EX_SOFTWARE : 0;
 		break;
 	}
-	smfi_stop();
+	milter_stop(wake != NULL ? wake : "");
 	pthread_join(tid, NULL);
+	/* libmilter may leave the socket behind: remove it if it is ours. */
+	if (wake != NULL && (path = sockspec_path(wake)) != NULL &&
+	    sock_st.st_ino != 0 && lstat(path, &now_st) == 0 &&
+	    now_st.st_ino == sock_st.st_ino && now_st.st_dev == sock_st.st_dev)
+		unlink(path);
+	free(wake);
 	if (sm != NULL)
 		socketmap_stop(sm);
 	if (pidfile != NULL)

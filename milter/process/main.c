@@ -21,6 +21,7 @@
 #include "frontend/query.h"
 #include "frontend/report.h"
 #include "decision/runtime.h"
+#include "process/service.h"
 
 #define DEFAULT_CONFIG "/etc/nsmilter/nsmilter.ini"
 
@@ -34,6 +35,23 @@ usage(void)
 	    "       nsmilter [-c FILE] -m\n"
 	    "       nsmilter [-c FILE] -r\n"
 	    "       nsmilter -V\n");
+}
+
+/*
+ * PATH made absolute: the daemon changes to / before it reads the file, and
+ * reads it again on SIGHUP.  PATH itself when it is absolute or on error.
+ */
+static const char *
+absolute(const char *path)
+{
+	static char buf[4096];
+	char cwd[4096];
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL ||
+	    (size_t)snprintf(buf, sizeof(buf), "%s/%s", cwd, path) >=
+	    sizeof(buf))
+		return path;
+	return buf;
 }
 
 static void
@@ -79,6 +97,7 @@ main(int argc, char **argv)
 		usage();
 		return EX_USAGE;
 	}
+	opt.config_path = absolute(opt.config_path);
 
 	if (check || mirrors || report) {
 		struct config *cfg = config_load(opt.config_path, &errs);
@@ -88,8 +107,12 @@ main(int argc, char **argv)
 		config_errors_free(&errs);
 		if (cfg == NULL)
 			return EX_CONFIG;
-		status = mirrors ? mirror_status_run(cfg, stdout) :
-		    report ? report_run(cfg, stdout) : 0;
+		if (mirrors || report)
+			status = mirrors ? mirror_status_run(cfg, stdout) :
+			    report_run(cfg, stdout);
+		else	/* the user, socket_group, secrets readable by the user */
+			status = service_check(cfg, opt.user, opt.config_path,
+			    stderr) == 0 ? 0 : EX_CONFIG;
 		config_free(cfg);
 		return status;
 	}
