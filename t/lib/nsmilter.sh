@@ -126,7 +126,7 @@ nsmilter_stop() {
 	pid=$(nsmilter_pid "$1") || return 0
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null || true
-	# smfi_main takes up to ~5 s to return after SIGTERM
+	# an idle nsmilter stops at once; a busy one when its sessions end
 	if ! WAIT_SECONDS=10 wait_for bash -c "! grep -qs '^State:[[:space:]]*[RSDT]' /proc/$pid/status"; then
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
