@@ -3,10 +3,12 @@
 # its demo and its tests on Debian 12, as root.  Idempotent.
 #
 #   build:  cmake, a C compiler, libmilter, libldap, GnuTLS, iniparser,
-#           cmocka
+#           cmocka, libmicrohttpd (the /metrics endpoint)
 #   tests:  slapd + ldap-utils (directories), postfix + postfix-ldap
 #           (the MTA, smtp-sink, smtp-source), swaks (SMTP client), m4,
-#           gnutls-bin (test CA), clang + sanitizer runtime, a Samba AD
+#           gnutls-bin (test CA), prometheus (promtool checks the
+#           exposition and contrib/prometheus), clang + sanitizer
+#           runtime, a Samba AD
 #           domain controller (samba, samba-ad-dc, samba-ad-provision for
 #           "samba-tool domain provision", ldb-tools for ldbadd/ldbmodify;
 #           see t/lib/samba-ad.sh), man-db (man page checks), debhelper +
@@ -27,13 +29,14 @@ apt-get install -y -q --no-install-recommends \
 	build-essential cmake pkg-config clang libclang-rt-14-dev \
 	libmilter-dev libldap-dev libgnutls28-dev libiniparser-dev \
 	libcmocka-dev liblmdb-dev \
-	slapd ldap-utils postfix postfix-ldap swaks m4 gnutls-bin \
+	slapd ldap-utils postfix postfix-ldap swaks m4 gnutls-bin prometheus \
 	samba samba-ad-dc samba-ad-provision ldb-tools \
 	iproute2 util-linux procps ca-certificates openssl python3 man-db \
 	debhelper dpkg-dev lintian liblmdb-dev libmicrohttpd-dev graphviz \
 	systemd adduser
-# Postfix, slapd and Samba are started by the tests, never as system services.
-for svc in postfix slapd samba-ad-dc smbd nmbd winbind; do
+# Postfix, slapd and Samba are started by the tests, never as system
+# services (nor is Prometheus: only its promtool is used).
+for svc in postfix slapd samba-ad-dc smbd nmbd winbind prometheus; do
 	if command -v systemctl >/dev/null 2>&1; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	fi
