@@ -61,6 +61,7 @@ struct milter_config {
 	unsigned max_unknown;      /* 0 = off */
 	char *socketmap;           /* NULL or unix:/path, inet:port@host */
 	char *state_dir;           /* mirrors: state_dir/NAME/ */
+	char *metrics;             /* NULL or inet:port@host: GET /metrics */
 };
 
 /* [directory NAME] */

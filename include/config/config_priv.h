@@ -106,6 +106,7 @@ void config_value_format_duration(unsigned long ms, char *buf, size_t size);
 
 /* config_syntax.c: config_check_fn checks. */
 bool config_syntax_socket(const char *value, char **why);
+bool config_syntax_inet_socket(const char *value, char **why);
 bool config_syntax_ldap_uri(const char *value, char **why);
 bool config_syntax_ip(const char *value, char **why);
 bool config_syntax_domain(const char *value, char **why);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct directory_config;
+struct metrics_directory;
 
 enum directory_status {
 	DIRECTORY_NOTFOUND = 0,
@@ -45,6 +46,7 @@ struct directory;
 struct directory_op {
 	struct directory *dir;
 	uint64_t deadline_ms;  /* CLOCK_MONOTONIC ms: abandon it then */
+	uint64_t started_us;   /* set by directory_start (for the metrics) */
 };
 
 struct directory_ops {
@@ -89,6 +91,7 @@ struct directory_ops {
 struct directory {
 	const struct directory_ops *ops;
 	const struct directory_config *cfg;
+	struct metrics_directory *metrics;  /* set by directory_open */
 };
 
 /*

@@ -236,6 +236,13 @@ config_check(struct config_ctx *ctx)
 	    strcmp(m->socket, m->socketmap) == 0)
 		config_error_in(ctx, CONFIG_MILTER, NULL, "socketmap", "'%s' is "
 		    "the milter's socket as well", m->socketmap);
+	normalise_socket(m->metrics);
+	if (m->metrics != NULL && ((m->socket != NULL &&
+	    strcmp(m->socket, m->metrics) == 0) || (m->socketmap != NULL &&
+	    strcmp(m->socketmap, m->metrics) == 0)))
+		config_error_in(ctx, CONFIG_MILTER, NULL, "metrics", "'%s' is "
+		    "the milter's or the socketmap's socket as well",
+		    m->metrics);
 	if (cfg->n_domains == 0)
 		config_error(ctx, NULL, NULL, "no [domain NAME] section: "
 		    "nsmilter has nothing to decide");

@@ -72,6 +72,24 @@ config_syntax_socket(const char *value, char **why)
 	return false;
 }
 
+/* inet: or inet6: only: a TCP endpoint (the metrics, for Prometheus). */
+bool
+config_syntax_inet_socket(const char *value, char **why)
+{
+	struct sockspec sp;
+	char *detail = NULL;
+
+	if (sockspec_parse(value, &sp, &detail) == 0 &&
+	    sp.family != SOCKSPEC_UNIX && (valid_ip(sp.host) ||
+	    valid_domain(sp.host))) {
+		free(detail);
+		return true;
+	}
+	free(detail);
+	*why = xasprintf("'%s' is not inet:port@address", value);
+	return false;
+}
+
 bool
 config_syntax_ldap_uri(const char *value, char **why)
 {

@@ -122,6 +122,9 @@ const struct config_option config_table[] = {
 	  .def = "/var/lib/nsmilter",
 	  .offset = offsetof(struct milter_config, state_dir),
 	  .check = config_syntax_abs_path },
+	{ .key = "metrics", .kind = CONFIG_MILTER, .type = CONFIG_T_STRING,
+	  .def = "", .offset = offsetof(struct milter_config, metrics),
+	  .check = config_syntax_inet_socket },
 
 	/* [directory NAME] */
 	{ .key = "uri", .kind = CONFIG_DIRECTORY, .type = CONFIG_T_LIST,

@@ -24,9 +24,17 @@
 #include <time.h>
 
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "directory/cache.h"
 #include "directory/mirror/mirror_backend.h"
 #include "directory/resolver.h"
+
+/* nsmilter_cache_entries, read at scrape time. */
+static double
+cache_entries(void *cache)
+{
+	return (double)cache_count(cache);
+}
 
 struct resolver *
 resolver_open(const struct config *cfg, const struct directory_ops *ops)
@@ -54,6 +62,9 @@ resolver_open(const struct config *cfg, const struct directory_ops *ops)
 		    cfg->milter.cache_ttl_ms, cfg->milter.negative_cache_ttl_ms);
 		if (r->cache == NULL)
 			goto fail;
+		/* The snapshot in force is the last one opened. */
+		metrics_set_gauge_fn(METRICS_CACHE_ENTRIES, NULL, cache_entries,
+		    r->cache);
 	}
 	return r;
 fail:
@@ -71,8 +82,10 @@ resolver_close(struct resolver *r)
 			if (r->dirs[i] != NULL)
 				directory_close(r->dirs[i]);
 	free(r->dirs);
-	if (r->cache != NULL)
+	if (r->cache != NULL) {
+		metrics_clear_gauge_fn(METRICS_CACHE_ENTRIES, NULL, r->cache);
 		cache_free(r->cache);
+	}
 	free(r);
 }
 
@@ -191,6 +204,7 @@ resolver_lookup(void *ctx, const struct domain_config *dom,
 	struct resolver_call *call = ctx;
 	struct resolver *r = call->resolver;
 	size_t n_missing = 0, i;
+	unsigned hits = 0;
 
 	for (i = 0; i < dom->n_dirs; i++) {
 		size_t idx = dom->dirs[i]->index;
@@ -204,12 +218,15 @@ resolver_lookup(void *ctx, const struct domain_config *dom,
 		if (r->cache != NULL &&
 		    cache_get(r->cache, idx, address, &answers[i])) {
 			answers[i].cached = 1;
-			call->hits++;
+			hits++;
 			continue;
 		}
-		call->misses++;
 		n_missing++;
 	}
+	call->hits += hits;
+	call->misses += (unsigned)n_missing;
+	if (r->cache != NULL)
+		metrics_cache(hits, (unsigned)n_missing);
 	/* One directory to ask (or no memory): the synchronous lookups. */
 	if (n_missing < 2 || ask_parallel(r, dom, address, answers) != 0)
 		for (i = 0; i < dom->n_dirs; i++)

@@ -38,6 +38,8 @@
 #include "base/log.h"
 #include "frontend/milter.h"
 #include "decision/runtime.h"
+#include "base/metrics.h"
+#include "frontend/metrics_http.h"
 #include "frontend/socketmap.h"
 #include "frontend/transport_map.h"
 
@@ -249,6 +251,12 @@ background_ready(int fd)
 	close(fd);
 }
 
+static bool
+same_spec(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
 static void
 reload(const char *path)
 {
@@ -262,21 +270,25 @@ reload(const char *path)
 		    "in force", path);
 		config_errors_free(&errs);
 		runtime_release(old);
+		metrics_reload(false);
 		return;
 	}
 	if (old != NULL) {
-		const char *a = old->cfg->milter.socket, *b = rt->cfg->milter.socket;
-		const char *c = old->cfg->milter.socketmap, *d = rt->cfg->milter.socketmap;
-		if (strcmp(a, b) != 0 || (c == NULL) != (d == NULL) ||
-		    (c != NULL && strcmp(c, d) != 0))
-			log_warning("socket and socketmap changes take effect "
-			    "at the next restart");
+		const struct milter_config *a = &old->cfg->milter;
+		const struct milter_config *b = &rt->cfg->milter;
+
+		if (!same_spec(a->socket, b->socket) ||
+		    !same_spec(a->socketmap, b->socketmap) ||
+		    !same_spec(a->metrics, b->metrics))
+			log_warning("socket, socketmap and metrics changes take "
+			    "effect at the next restart");
 	}
 	log_set_level(rt->cfg->milter.log_level);
 	log_config_errors(&errs);
 	config_errors_free(&errs);
 	runtime_install(rt);
 	runtime_release(old);
+	metrics_reload(true);
 	log_info("configuration %s reloaded", path);
 }
 
@@ -286,6 +298,7 @@ daemon_run(const struct daemon_options *opt)
 	struct config_errors errs = { 0 };
 	struct runtime *rt;
 	struct socketmap_server *sm = NULL;
+	struct metrics_http *mh = NULL;
 	const struct config *cfg;
 	const char *spec, *path;
 	pthread_t tid;
@@ -344,6 +357,16 @@ daemon_run(const struct daemon_options *opt)
 			return EX_UNAVAILABLE;
 		}
 	}
+	if (cfg->milter.metrics != NULL &&
+	    (mh = metrics_http_start(cfg->milter.metrics, &err)) == NULL) {
+		log_err("%s", err ? err : "metrics: cannot start");
+		free(err);
+		if (sm != NULL)
+			socketmap_stop(sm);
+		service_id_free(&id);
+		runtime_shutdown();
+		return EX_UNAVAILABLE;
+	}
 	/* The unix sockets go to user:socket_group with socket_mode. */
 	if ((path != NULL && service_own_socket(path, &id,
 	    cfg->milter.socket_mode, &err) != 0) ||
@@ -355,6 +378,7 @@ daemon_run(const struct daemon_options *opt)
 		if (err != NULL)
 			log_err("%s", err);
 		free(err);
+		metrics_http_stop(mh);
 		if (sm != NULL)
 			socketmap_stop(sm);
 		if (path != NULL)
@@ -399,8 +423,9 @@ daemon_run(const struct daemon_options *opt)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
 	background_ready(ready_fd);	/* quiet from here on, without -f */
-	log_info("nsmilter %s listening on %s%s%s", NSMILTER_VERSION, spec,
-	    sm ? ", socketmap on " : "", sm ? cfg->milter.socketmap : "");
+	log_info("nsmilter %s listening on %s%s%s%s%s", NSMILTER_VERSION, spec,
+	    sm ? ", socketmap on " : "", sm ? cfg->milter.socketmap : "",
+	    mh ? ", metrics on " : "", mh ? cfg->milter.metrics : "");
 	cfg = NULL;
 
 	for (;;) {
@@ -432,6 +457,7 @@ daemon_run(const struct daemon_options *opt)
 	free(wake);
 	if (sm != NULL)
 		socketmap_stop(sm);
+	metrics_http_stop(mh);
 	if (pidfile != NULL)
 		unlink(pidfile);
 	free(pidfile);

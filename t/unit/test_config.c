@@ -141,6 +141,7 @@ test_full(void **state)
 	    "mode = observe\n"
 	    "max_unknown = 0\n"
 	    "socketmap = local:/run/nsmilter/socketmap.sock\n"
+	    "metrics = INET:9120@127.0.0.1\n"
 	    "[directory hq]\n"
 	    "uri = ldap://dc1.corp.example, ldap://dc2.corp.example\n"
 	    "bind_dn = CN=nsmilter,OU=Service,DC=corp,DC=example\n"
@@ -191,6 +192,7 @@ test_full(void **state)
 	CHECK_NUM(m->mode, CONFIG_MODE_OBSERVE);
 	CHECK_NUM(m->max_unknown, 0);
 	CHECK_STR(m->socketmap, "unix:/run/nsmilter/socketmap.sock");
+	CHECK_STR(m->metrics, "inet:9120@127.0.0.1");
 
 	CHECK_NUM(cfg->n_directories, 2);
 	hq = &cfg->directories[0];
@@ -275,6 +277,7 @@ test_defaults(void **state)
 	CHECK_NUM(m->mode, CONFIG_MODE_ENFORCE);
 	CHECK_NUM(m->max_unknown, 20);
 	CHECK_STR(m->socketmap, NULL);
+	CHECK_STR(m->metrics, NULL);
 
 	CHECK_STR(d->bind_dn, NULL);
 	CHECK_STR(d->bind_password_file, NULL);
@@ -685,6 +688,19 @@ static const struct error_case error_cases[] = {
 		 "socketmap = local:/run/a.sock\n" MINIMAL,
 	  .want = { "%F: [milter] socketmap: 'unix:/run/a.sock' is the "
 		    "milter's socket as well" } },
+	{ .name = "metrics on a unix socket",
+	  .ini = "[milter]\nmetrics = unix:/run/m.sock\n" MINIMAL,
+	  .want = { "%F: [milter] metrics: 'unix:/run/m.sock' is not "
+		    "inet:port@address" } },
+	{ .name = "metrics without a port",
+	  .ini = "[milter]\nmetrics = inet:@127.0.0.1\n" MINIMAL,
+	  .want = { "%F: [milter] metrics: 'inet:@127.0.0.1' is not "
+		    "inet:port@address" } },
+	{ .name = "metrics on the socketmap's socket",
+	  .ini = "[milter]\nsocketmap = inet:9120@127.0.0.1\n"
+		 "metrics = inet:9120@127.0.0.1\n" MINIMAL,
+	  .want = { "%F: [milter] metrics: 'inet:9120@127.0.0.1' is the "
+		    "milter's or the socketmap's socket as well" } },
 	{ .name = "bad delimiter",
 	  .ini = MINIMAL "recipient_delimiter = a\n",
 	  .want = { "%F: [domain corp.example] recipient_delimiter: 'a' is "
