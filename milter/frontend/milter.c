@@ -23,9 +23,12 @@
 
 #include "decision/address.h"
 #include "decision/decide.h"
+#include "decision/decision_metrics.h"
 #include "decision/recipient.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "frontend/milter.h"
+#include "frontend/msglog.h"
 #include "decision/runtime.h"
 
 #define HARVEST_TEXT "Too many unknown recipients, try again later"
@@ -45,6 +48,7 @@ struct conn {
 	bool have_client;
 	unsigned unknowns;      /* harvest guard */
 	struct route *routes, **tail;
+	struct msglog msg;      /* the transaction's decided recipients */
 };
 
 static atomic_ulong conn_ids;
@@ -64,6 +68,7 @@ routes_clear(struct conn *c)
 	}
 	c->routes = NULL;
 	c->tail = &c->routes;
+	msglog_clear(&c->msg);	/* the rest of the transaction's state */
 }
 
 char *
@@ -279,8 +284,12 @@ nsm_envrcpt(SMFICTX *ctx, char **argv)
 		    raw ? raw : "?", c->unknowns,
 		    observe ? " mode=observe" : "", c->id);
 		free(raw);
+		metrics_guard(METRICS_GUARD_HARVEST);
 		if (!observe) {
 			char *r = unbracket(argv[0]), *text = NULL;
+
+			msglog_add(&c->msg, "tempfail", r ? r : argv[0], NULL,
+			    false);
 			if (r == NULL || asprintf(&text, "<%s>: %s", r,
 			    HARVEST_TEXT) < 0)
 				text = NULL;
@@ -295,6 +304,10 @@ nsm_envrcpt(SMFICTX *ctx, char **argv)
 	recipient_decide(cfg, c->rt->resolver, argv[0],
 	    c->have_client ? c->client : NULL, &rec);
 	log_decision(ctx, c, &rec);
+	decision_count(&rec.d);
+	msglog_add(&c->msg, decision_action_name(rec.d.action),
+	    rec.d.address ? rec.d.address : argv[0],
+	    rec.d.action == DECISION_ROUTE ? rec.d.to : NULL, rec.observe);
 
 	if (rec.d.action == DECISION_REJECT && rec.d.reason == REASON_UNKNOWN)
 		c->unknowns++;
@@ -353,11 +366,20 @@ nsm_eom(SMFICTX *ctx)
 {
 	struct conn *c = smfi_getpriv(ctx);
 	const char *qid;
-	char *to;
+	char *to, *rcpts;
 
-	if (c == NULL || c->routes == NULL)
+	if (c == NULL)
 		return SMFIS_CONTINUE;
 	qid = smfi_getsymval(ctx, "i");
+	/* The queue id with every recipient: Postfix's log meets ours. */
+	rcpts = msglog_fields(&c->msg);
+	log_info("%s%smessage %s conn=%lu", qid && *qid ? qid : "",
+	    qid && *qid ? ": " : "", rcpts ? rcpts : "rcpts=?", c->id);
+	free(rcpts);
+	if (c->routes == NULL) {
+		routes_clear(c);
+		return SMFIS_CONTINUE;
+	}
 	for (struct route *r = c->routes; r != NULL; r = r->next) {
 		if (asprintf(&to, "<%s>", r->to) < 0)
 			return SMFIS_TEMPFAIL;
