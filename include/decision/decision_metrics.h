@@ -16,4 +16,10 @@
  */
 void decision_count(const struct decision *d);
 
+/*
+ * Add the series of every domain of CFG, so that a scrape shows them at 0
+ * before their first decision (a rate needs the zero).
+ */
+void decision_metrics_register(const struct config *cfg);
+
 #endif

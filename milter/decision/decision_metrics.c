@@ -5,6 +5,13 @@
 #include "decision/decision_metrics.h"
 
 void
+decision_metrics_register(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_domains; i++)
+		(void)metrics_domain(cfg->domains[i].name);
+}
+
+void
 decision_count(const struct decision *d)
 {
 	struct metrics_domain *m;

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "decision/decision_metrics.h"
 #include "decision/runtime.h"
 
 static pthread_mutex_t runtime_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -27,6 +28,7 @@ runtime_load(const char *path, const struct directory_ops *ops,
 	}
 	rt->cfg = cfg;
 	rt->refs = 1;
+	decision_metrics_register(cfg);
 	return rt;
 }
 
