@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,6 +269,10 @@ gauge_read(const struct gauge_cb *cb)
 static void
 put_label(FILE *f, const char *s)
 {
+	if (strpbrk(s, "\\\"\n") == NULL) {
+		fputs(s, f);	/* the usual case: nothing to escape */
+		return;
+	}
 	for (; *s; s++) {
 		if (*s == '\\')
 			fputs("\\\\", f);
@@ -438,6 +443,8 @@ metrics_format(size_t *len)
 
 	if (f == NULL)
 		return NULL;
+	/* Only this thread writes to F: no stdio lock per call. */
+	__fsetlocking(f, FSETLOCKING_BYCALLER);
 	format_domains(f);
 	format_directories(f);
 	format_process(f);
