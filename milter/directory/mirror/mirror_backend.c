@@ -15,13 +15,19 @@
  * directory live, through the LDAP backend, with (&sync_filter filter):
  * the same entries as the copy has.  That live directory also serves
  * confirm_unknown (mirror_confirm).
+ *
+ * Each open mirror registers the gauges nsmilter_mirror_entries and
+ * nsmilter_mirror_age_seconds (README "Metrics"), read from the copy's
+ * state at scrape time; the snapshot opened last wins.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/xfmt.h"
 #include "directory/ldap/ldap_backend.h"
 #include "directory/mirror/mirror_backend.h"
@@ -39,6 +45,40 @@ struct mirror_dir {
 };
 
 static void mirror_close(struct directory *dd);
+
+/* The copy's state for a gauge; false when there is no copy yet. */
+static bool
+gauge_meta(struct mirror_dir *d, struct mirror_meta *meta)
+{
+	struct mirror_store *s = d->eng ? mirror_engine_store(d->eng) : d->ro;
+	char *err = NULL;
+
+	if (s == NULL || mirror_store_meta(s, meta, &err) != 0) {
+		free(err);
+		return false;
+	}
+	return meta->present;
+}
+
+static double
+gauge_entries(void *ctx)
+{
+	struct mirror_meta meta;
+
+	return gauge_meta(ctx, &meta) ? (double)meta.entries : NAN;
+}
+
+/* Seconds since the last contact with the directory; none before one. */
+static double
+gauge_age(void *ctx)
+{
+	struct mirror_meta meta;
+	uint64_t now = (uint64_t)time(NULL);
+
+	if (!gauge_meta(ctx, &meta) || meta.contact == 0)
+		return NAN;
+	return now > meta.contact ? (double)(now - meta.contact) : 0;
+}
 
 static struct directory *
 mirror_open(const struct directory_config *cfg)
@@ -79,6 +119,10 @@ mirror_open(const struct directory_config *cfg)
 		}
 		free(path);
 	}
+	metrics_set_gauge_fn(METRICS_MIRROR_ENTRIES, cfg->name, gauge_entries,
+	    d);
+	metrics_set_gauge_fn(METRICS_MIRROR_AGE_SECONDS, cfg->name, gauge_age,
+	    d);
 	return &d->hdr;
 fail:
 	mirror_close(&d->hdr);
@@ -92,6 +136,9 @@ mirror_close(struct directory *dd)
 
 	if (d == NULL)
 		return;
+	/* Before anything is freed: a scrape may be reading D. */
+	metrics_clear_gauge_fn(METRICS_MIRROR_ENTRIES, d->hdr.cfg->name, d);
+	metrics_clear_gauge_fn(METRICS_MIRROR_AGE_SECONDS, d->hdr.cfg->name, d);
 	if (d->live != NULL)
 		directory_close(d->live);
 	mirror_engine_put(d->eng);
