@@ -34,4 +34,12 @@ typedef int (*ldapread_entry_fn)(void *ctx, LDAP *ld, LDAPMessage *e);
 int ldapread_all(const struct directory_config *cfg, const char *filter,
     char *const *attrs, ldapread_entry_fn fn, void *ctx, char **err);
 
+/*
+ * The same on handle LD, connected and bound already (a mirror's
+ * synchronisation connection).  The handle stays open.
+ */
+int ldapread_on(LDAP *ld, const struct directory_config *cfg,
+    const char *filter, char *const *attrs, ldapread_entry_fn fn, void *ctx,
+    char **err);
+
 #endif

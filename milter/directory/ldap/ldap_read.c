@@ -173,12 +173,30 @@ read_page(LDAP *ld, const struct ldapdir_params *p, const char *filter,
 }
 
 int
+ldapread_on(LDAP *ld, const struct directory_config *cfg, const char *filter,
+    char *const *attrs, ldapread_entry_fn fn, void *ctx, char **err)
+{
+	struct ldapdir_params p;
+	struct berval cookie = { 0, NULL };
+	int rc;
+
+	*err = NULL;
+	params_fill(&p, cfg);
+	do
+		rc = read_page(ld, &p, filter, attrs, &cookie, fn, ctx, err);
+	while (rc == 0 && cookie.bv_len > 0);
+	ber_memfree(cookie.bv_val);
+	if (rc == -1 && *err == NULL)
+		*err = strdup("out of memory");
+	return rc;
+}
+
+int
 ldapread_all(const struct directory_config *cfg, const char *filter,
     char *const *attrs, ldapread_entry_fn fn, void *ctx, char **err)
 {
 	struct ldapdir_params p;
 	struct ldapconn c = { 0 };
-	struct berval cookie = { 0, NULL };
 	int rc;
 
 	*err = NULL;
@@ -189,12 +207,7 @@ ldapread_all(const struct directory_config *cfg, const char *filter,
 	params_fill(&p, cfg);
 	if (connect_any(&c, &p, err) != LDAP_SUCCESS)
 		return -1;
-	do
-		rc = read_page(c.ld, &p, filter, attrs, &cookie, fn, ctx, err);
-	while (rc == 0 && cookie.bv_len > 0);
-	ber_memfree(cookie.bv_val);
+	rc = ldapread_on(c.ld, cfg, filter, attrs, fn, ctx, err);
 	ldapconn_close(&c);
-	if (rc == -1 && *err == NULL)
-		*err = strdup("out of memory");
 	return rc;
 }
