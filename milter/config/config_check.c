@@ -113,10 +113,6 @@ check_directory(struct config_ctx *ctx, struct directory_config *dir)
 	 */
 	if (dir->base == NULL && (dir->base = strdup("")) == NULL)
 		DIR_ERR(ctx, dir, "base", "out of memory");
-	if (dir->sync == CONFIG_SYNC_DIRSYNC || dir->sync == CONFIG_SYNC_POLL)
-		DIR_ERR(ctx, dir, "sync", "'%s' is not available in this "
-		    "version (use syncrepl)", dir->sync == CONFIG_SYNC_POLL ?
-		    "poll" : "dirsync");
 	if (dir->sync != CONFIG_SYNC_NONE && dir->address_attributes.n == 0)
 		DIR_ERR(ctx, dir, "address_attributes", "missing, required by "
 		    "sync");

@@ -637,10 +637,6 @@ static const struct error_case error_cases[] = {
 	  .ini = MINIMAL_DIR "uri = ldap://a https://b\n" MINIMAL_DOM,
 	  .want = { "%F: [directory d] uri: 'https://b' is not an ldap://, "
 		    "ldaps:// or ldapi:// URI" } },
-	{ .name = "sync mode not available",
-	  .ini = MINIMAL_DIR "sync = poll\n" MINIMAL_DOM,
-	  .want = { "%F: [directory d] sync: 'poll' is not available in this "
-		    "version (use syncrepl)" } },
 	{ .name = "bad sync mode",
 	  .ini = MINIMAL_DIR "sync = rsync\n" MINIMAL_DOM,
 	  .want = { "%F: [directory d] sync: 'rsync' is not one of none, "

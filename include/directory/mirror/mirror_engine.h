@@ -70,6 +70,8 @@ struct mirror_session {
 	unsigned contact_ms;  /* how often to record the contact */
 	bool worked;          /* set by the mode: the copy was brought up to
 				 date (a session worth reconnecting at once) */
+	unsigned pause_ms;    /* set by the mode: wait before the next
+				 session (poll, dirsync: sync_interval) */
 };
 
 /*
@@ -78,6 +80,20 @@ struct mirror_session {
  * when the cookie must be dropped.  *ERR: a new message on failure.
  */
 int mirror_syncrepl_run(struct mirror_session *s, char **err);
+
+/*
+ * sync = poll: one full paged read on S->ld, swapped in whole in one
+ * transaction.  Returns an LDAP code, *ERR a new message on failure.
+ */
+int mirror_poll_run(struct mirror_session *s, char **err);
+
+/*
+ * sync = dirsync: the changes since the stored cookie (Active Directory's
+ * DirSync control), or a full read when there is none, written with the
+ * new cookie in one transaction.  Returns an LDAP code, *ERR a new
+ * message on failure.
+ */
+int mirror_dirsync_run(struct mirror_session *s, char **err);
 
 /* Record the contact (now) and whether a session is up, in one txn. */
 int mirror_session_contact(struct mirror_session *s, bool up, char **err);

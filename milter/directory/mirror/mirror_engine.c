@@ -301,9 +301,12 @@ mark_refreshing(struct mirror_session *s)
 	free(err);
 }
 
-/* One connection and session; returns true when it had worked. */
+/*
+ * One connection and session; returns true when it had worked, with
+ * *PAUSE the time to wait before the next one.
+ */
 static bool
-run_once(struct mirror_engine *e, char **err)
+run_once(struct mirror_engine *e, unsigned *pause, char **err)
 {
 	struct ldapdir_params p;
 	struct ldapconn c = { 0 };
@@ -351,12 +354,19 @@ run_once(struct mirror_engine *e, char **err)
 		case CONFIG_SYNC_SYNCREPL:
 			rc = mirror_syncrepl_run(&s, err);
 			break;
+		case CONFIG_SYNC_POLL:
+			rc = mirror_poll_run(&s, err);
+			break;
+		case CONFIG_SYNC_DIRSYNC:
+			rc = mirror_dirsync_run(&s, err);
+			break;
 		default:
 			rc = LDAP_NOT_SUPPORTED;
-			*err = strdup("this sync mode is not available yet");
+			*err = strdup("no sync mode");
 			break;
 		}
 		worked = s.worked;
+		*pause = s.pause_ms;
 		if (rc == LDAP_SYNC_REFRESH_REQUIRED) {
 			/* Start over without the cookie, at once. */
 			struct mirror_wtxn *w;
@@ -393,6 +403,7 @@ engine_main(void *arg)
 
 	for (;;) {
 		char *err = NULL;
+		unsigned pause = 0;
 		bool worked;
 
 		pthread_mutex_lock(&e->mu);
@@ -408,7 +419,7 @@ engine_main(void *arg)
 		atomic_store(&e->stop, false);
 		pthread_mutex_unlock(&e->mu);
 
-		worked = run_once(e, &err);
+		worked = run_once(e, &pause, &err);
 		if (worked) {
 			backoff = BACKOFF_MIN_MS;
 			if (was_down)
@@ -426,7 +437,7 @@ engine_main(void *arg)
 			was_down = true;
 			free(err);
 		}
-		if (pause_ms(e, worked ? 0 : backoff))
+		if (pause_ms(e, worked ? pause : backoff))
 			break;
 		if (!worked) {
 			backoff *= 2;
