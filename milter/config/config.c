@@ -100,6 +100,29 @@ check_required(struct config_ctx *ctx, const dictionary *d,
 	}
 }
 
+/*
+ * A mirrored directory (sync set) without a filter in the file has none:
+ * it is never asked live (nsmilter.ini(5), "DIRECTORY MIRROR"); the
+ * default filter is for directories asked live only.
+ */
+static void
+mirror_filter(const dictionary *d, const struct section *s)
+{
+	struct directory_config *dir = s->obj;
+	const char *value;
+	char *entry;
+
+	if (dir->sync == CONFIG_SYNC_NONE ||
+	    (entry = xasprintf("%s:filter", s->name)) == NULL)
+		return;
+	value = iniparser_getstring(d, entry, NULL);
+	free(entry);
+	if (value == NULL || *value == '\0') {
+		free(dir->filter);
+		dir->filter = NULL;
+	}
+}
+
 /* Create the directory and domain structures, one per section. */
 static bool
 make_sections(struct config_ctx *ctx, const dictionary *d,
@@ -277,6 +300,8 @@ build(struct config_ctx *ctx, const dictionary *d)
 	for (size_t i = 0; i < n_secs; i++) {
 		if (secs[i].obj != NULL)
 			check_required(ctx, d, &secs[i]);
+		if (secs[i].obj != NULL && secs[i].kind == CONFIG_DIRECTORY)
+			mirror_filter(d, &secs[i]);
 	}
 	free(secs);
 	return cfg;

@@ -254,6 +254,41 @@ test_full(void **state)
 
 /* ---- defaults ---------------------------------------------------------- */
 
+/* sync set: no filter unless the file gives one; every mode loads. */
+static void
+test_mirror_filter(void **state)
+{
+	static const char *const modes[] = { "syncrepl", "dirsync", "poll" };
+	(void)state;
+
+	for (size_t i = 0; i < 3; i++) {
+		char *text;
+		struct config *cfg;
+
+		assert_true(asprintf(&text, MINIMAL_DIR "sync = %s\n"
+		    MINIMAL_DOM, modes[i]) > 0);
+		cfg = load_ok(text);
+		CHECK_NUM(cfg->directories[0].sync, (int)i + 1);
+		CHECK_STR(cfg->directories[0].filter, NULL);
+		config_free(cfg);
+		free(text);
+	}
+	{
+		struct config *cfg = load_ok(MINIMAL_DIR "sync = poll\n"
+		    "filter = (uid=%u)\n" MINIMAL_DOM);
+
+		CHECK_STR(cfg->directories[0].filter, "(uid=%u)");
+		config_free(cfg);
+	}
+	{
+		struct config *cfg = load_ok(MINIMAL_DIR "sync = none\n"
+		    MINIMAL_DOM);
+
+		CHECK_STR(cfg->directories[0].filter, "(mail=%s)");
+		config_free(cfg);
+	}
+}
+
 static void
 test_defaults(void **state)
 {
@@ -1071,6 +1106,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_mirror_filter),
 		cmocka_unit_test(test_empty_is_default),
 		cmocka_unit_test(test_empty_base),
 		cmocka_unit_test(test_durations),
