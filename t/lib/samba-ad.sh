@@ -17,8 +17,9 @@
 # (--use-rfc2307, internal DNS), Exchange's targetAddress added to the
 # schema (t/fixtures/ad/exchange-schema.ldif) and the recipients of
 # t/fixtures/ad/corp.ldif (see its header); the service account holds
-# "Replicating Directory Changes" on the domain, as DirSync needs (README,
-# "Active Directory").  Only the LDAP server runs
+# "Replicating Directory Changes" on the domain and List Contents + Read
+# Property on CN=Deleted Objects, as DirSync needs (README, "Active
+# Directory").  Only the LDAP server runs
 # (server services = ldap): ports 389 (StartTLS), 636 (LDAPS), 3268 and
 # 3269 (Global Catalog), with a test CA's certificate for AD_HOST only (no
 # IP address in it: ldaps://127.0.0.10 is a host-name mismatch).  AD keeps
@@ -187,6 +188,26 @@ _ad_build() {
 	    --objectdn="$AD_BASE" --trusteedn="$AD_BIND_DN" \
 	    >>"$dir/provision.log" 2>&1 || {
 		echo "samba-ad: granting DirSync to the service account failed" >&2
+		return 1
+	}
+	# ... and, with Samba, List Contents and Read Property on the Deleted
+	# Objects container, or DirSync hides deletions from it (README,
+	# "Active Directory")
+	local sid sd
+	sid=$(ldbsearch -H "$sam" "(sAMAccountName=svc-nsmilter)" objectSid |
+	    sed -n 's/^objectSid: //p')
+	sd=$(ldbsearch -H "$sam" -b "CN=Deleted Objects,$AD_BASE" -s base \
+	    --controls=show_deleted:1 nTSecurityDescriptor |
+	    awk '/^ / { sub(/^ /, ""); printf "%s", $0; next } { printf "\n%s", $0 }' |
+	    sed -n 's/^nTSecurityDescriptor: //p')
+	case "$sid,$sd" in
+	S-1-*,*D:PAI*) ;;
+	*) echo "samba-ad: cannot read the Deleted Objects ACL" >&2; return 1 ;;
+	esac
+	printf 'dn: CN=Deleted Objects,%s\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor: %s\n' \
+	    "$AD_BASE" "${sd/D:PAI/D:PAI(A;CI;LCRP;;;$sid)}" |
+	    ldbmodify -H "$sam" --controls=show_deleted:1 >>"$dir/provision.log" 2>&1 || {
+		echo "samba-ad: granting the Deleted Objects container failed" >&2
 		return 1
 	}
 	_ad_pki "$dir/pki" || { echo "samba-ad: test PKI failed" >&2; return 1; }
