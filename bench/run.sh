@@ -20,7 +20,9 @@
 #   5 end to end: smtp-source through Postfix+nsmilter vs Postfix with
 #     relay_recipient_maps/transport_maps over proxy:ldap: (what an operator
 #     would otherwise use), messages/s until delivered to the sinks
-# and prints the table (measure | value | reference | ratio | target | met?).
+# and prints the table (measure | value | reference | ratio | target | met?);
+# then bench/mirror.sh (the directory mirror, its own table; BENCH_MIRROR=no
+# skips it).
 # Targets are reported, not asserted: the exit status is 0 unless the bench
 # itself could not run.  Raw outputs are kept in $T_DIR/results when
 # KEEP_TEST_DIR=1.
@@ -399,4 +401,14 @@ done
 sed 's/^/  e2e: /' "$RES/e2e.txt"
 echo "  machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), Debian $(cat /etc/debian_version)"
 echo "  elapsed: $(($(date +%s) - T0)) s"
+
+# ---- the directory mirror (its own slapd with syncprov, its own table) ------
+if [ "${BENCH_MIRROR:-yes}" = yes ]; then
+	echo
+	echo "directory mirror (bench/mirror.sh):"
+	for name in $(cd "$T_DIR" && ls -d slapd-* 2>/dev/null); do
+		slapd_stop "${name#slapd-}"
+	done
+	"$SRC/bench/mirror.sh" "$BUILD"
+fi
 exit 0
