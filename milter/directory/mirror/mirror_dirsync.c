@@ -25,7 +25,9 @@
  * run to its end for the cookie alone, then the copy is read in full with
  * a paged search (ldap_read.c); changes in between come again with the
  * next DirSync.  Everything one run brings (all DirSync pages, the reads,
- * the final cookie) is one LMDB write transaction.
+ * the final cookie) is one LMDB write transaction.  A cookie the server
+ * refuses (another domain controller of the uri list, one restored from a
+ * backup) is dropped and the copy read anew.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -497,6 +499,17 @@ mirror_dirsync_run(struct mirror_session *s, char **err)
 		memcpy(cookie.bv_val, s->cookie, s->cookie_len);
 		cookie.bv_len = s->cookie_len;
 		rc = dirsync_all(&d, s->ld, nc, &cookie, true, err);
+		if (rc == LDAP_UNAVAILABLE_CRITICAL_EXTENSION ||
+		    rc == LDAP_PROTOCOL_ERROR) {
+			/* The server will not take this cookie (another
+			 * domain controller, a restored one): read anew. */
+			log_info("directory %s: mirror: %s; reading it in "
+			    "full", s->cfg->name, *err ? *err : "cookie refused");
+			free(*err);
+			*err = NULL;
+			rc = LDAP_SYNC_REFRESH_REQUIRED;
+			goto out;
+		}
 		if (rc != LDAP_SUCCESS)
 			goto out;
 		/* Each changed object once, whole. */
@@ -544,7 +557,8 @@ out:
 		free(*err);
 		*err = NULL;
 		rc = LDAP_SUCCESS;
-	} else if (rc != LDAP_SUCCESS && *err == NULL) {
+	} else if (rc != LDAP_SUCCESS && rc != LDAP_SYNC_REFRESH_REQUIRED &&
+	    *err == NULL) {
 		*err = strdup("dirsync failed");
 	}
 	ber_memfree(cookie.bv_val);
