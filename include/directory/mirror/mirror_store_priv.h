@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include <lmdb.h>
+#include <pthread.h>
 
 #include "directory/mirror/mirror_store.h"
 
@@ -22,10 +23,16 @@
 #define META_CONTACT "contact"
 #define META_SESSION "session"
 
+/* Read transactions kept for reuse (mirror_store.c). */
+#define MIRROR_TXN_POOL 32
+
 struct mirror_store {
 	MDB_env *env;
 	MDB_dbi entries, addresses, meta;
 	bool rdonly;
+	pthread_mutex_t pool_mu;        /* pool, n_pool */
+	MDB_txn *pool[MIRROR_TXN_POOL]; /* reset read transactions */
+	unsigned n_pool;
 };
 
 /* The text "WHAT: <LMDB message for RC>" (new string, or NULL). */

@@ -10,6 +10,11 @@
  * MIRROR_MAP_SIZE: far more than a directory of millions of addresses
  * needs, costing only address space.  Write transactions are in
  * mirror_store_write.c.
+ *
+ * A lookup's read transaction is reset, not ended, and kept in a small
+ * pool for the next lookup (mdb_txn_reset/mdb_txn_renew): it keeps its
+ * slot in the reader table, so a lookup neither allocates nor takes the
+ * reader table's lock, which every new transaction does under MDB_NOTLS.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,6 +57,7 @@ mirror_store_open(const char *dir, int flags, struct mirror_store **out,
 		*err = strdup("out of memory");
 		return -1;
 	}
+	pthread_mutex_init(&s->pool_mu, NULL);
 	s->rdonly = (flags & MIRROR_STORE_RDONLY) != 0;
 	if (s->rdonly) {
 		char path[4096];
@@ -104,6 +110,7 @@ mirror_store_open(const char *dir, int flags, struct mirror_store **out,
 		if (s->rdonly && rc == MDB_NOTFOUND) {
 			/* Created, nothing committed yet: absent. */
 			mdb_env_close(s->env);
+			pthread_mutex_destroy(&s->pool_mu);
 			free(s);
 			return -1;
 		}
@@ -121,6 +128,7 @@ fail:
 	if (*err == NULL)
 		*err = strdup("out of memory");
 	mdb_env_close(s->env);
+	pthread_mutex_destroy(&s->pool_mu);
 	free(s);
 	return -1;
 }
@@ -130,7 +138,10 @@ mirror_store_close(struct mirror_store *s)
 {
 	if (s == NULL)
 		return;
+	for (unsigned i = 0; i < s->n_pool; i++)
+		mdb_txn_abort(s->pool[i]);
 	mdb_env_close(s->env);
+	pthread_mutex_destroy(&s->pool_mu);
 	free(s);
 }
 
@@ -167,8 +178,21 @@ meta_read(struct mirror_store *s, MDB_txn *txn, struct mirror_meta *m)
 static int
 read_begin(struct mirror_store *s, MDB_txn **txn, char **err)
 {
-	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+	MDB_txn *t = NULL;
+	int rc;
 
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->n_pool > 0)
+		t = s->pool[--s->n_pool];
+	pthread_mutex_unlock(&s->pool_mu);
+	if (t != NULL) {
+		if (mdb_txn_renew(t) == 0) {
+			*txn = t;
+			return 0;
+		}
+		mdb_txn_abort(t);   /* e.g. the map grew: a new one below */
+	}
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
 	if (rc == MDB_MAP_RESIZED) {
 		/* Another process grew the map: adopt its size, retry. */
 		mdb_env_set_mapsize(s->env, 0);
@@ -181,6 +205,21 @@ read_begin(struct mirror_store *s, MDB_txn **txn, char **err)
 	return 0;
 }
 
+/* End read transaction TXN: reset into the pool, or ended when it is full. */
+static void
+read_end(struct mirror_store *s, MDB_txn *txn)
+{
+	mdb_txn_reset(txn);
+	pthread_mutex_lock(&s->pool_mu);
+	if (s->n_pool < MIRROR_TXN_POOL) {
+		s->pool[s->n_pool++] = txn;
+		txn = NULL;
+	}
+	pthread_mutex_unlock(&s->pool_mu);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+}
+
 int
 mirror_store_meta(struct mirror_store *s, struct mirror_meta *meta,
     char **err)
@@ -191,7 +230,7 @@ mirror_store_meta(struct mirror_store *s, struct mirror_meta *meta,
 	if (read_begin(s, &txn, err) != 0)
 		return -1;
 	meta_read(s, txn, meta);
-	mdb_txn_abort(txn);
+	read_end(s, txn);
 	return 0;
 }
 
@@ -254,7 +293,7 @@ mirror_store_lookup(struct mirror_store *s, const char *address,
 	k.mv_data = buf;
 	if ((rc = mdb_cursor_open(txn, s->addresses, &cur)) != 0) {
 		*err = mirror_store_errtext("mirror lookup", rc);
-		mdb_txn_abort(txn);
+		read_end(s, txn);
 		return -1;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET); rc == 0;
@@ -280,13 +319,13 @@ mirror_store_lookup(struct mirror_store *s, const char *address,
 		if ((hit->target = strndup(t0, t0len)) == NULL) {
 			*err = strdup("out of memory");
 			mdb_cursor_close(cur);
-			mdb_txn_abort(txn);
+			read_end(s, txn);
 			return -1;
 		}
 	}
 	mdb_cursor_close(cur);
 done:
-	mdb_txn_abort(txn);
+	read_end(s, txn);
 	return 0;
 }
 
@@ -317,7 +356,7 @@ mirror_store_sync_state(struct mirror_store *s, void **cookie, size_t *len,
 	k.mv_data = META_PARAMS;
 	if (mdb_get(txn, s->meta, &k, &v) == 0)
 		*params = strndup(v.mv_data, v.mv_size);
-	mdb_txn_abort(txn);
+	read_end(s, txn);
 	return 0;
 }
 
@@ -335,7 +374,7 @@ mirror_store_walk(struct mirror_store *s, mirror_walk_fn fn, void *ctx,
 		return -1;
 	if ((rc = mdb_cursor_open(txn, s->entries, &cur)) != 0) {
 		*err = mirror_store_errtext("mirror walk", rc);
-		mdb_txn_abort(txn);
+		read_end(s, txn);
 		return -1;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !stop;
@@ -364,6 +403,6 @@ mirror_store_walk(struct mirror_store *s, mirror_walk_fn fn, void *ctx,
 		free(e.target);
 	}
 	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	read_end(s, txn);
 	return 0;
 }
