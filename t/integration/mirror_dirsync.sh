@@ -6,7 +6,8 @@
 #   - a user added, a user deleted, an account disabled (it leaves
 #     sync_filter: DirSync sends only the changed userAccountControl), a
 #     proxyAddress changed: each visible within one sync_interval (1 s
-#     here; checked within 4 s);
+#     here; checked within 8 s: a fetch is a new LDAPS connection, and
+#     the test machine may be loaded);
 #   - the DC stopped: the mirror answers, -m stale (exit 75); the DC back:
 #     the changes made meanwhile arrive incrementally (from the cookie).
 . "$(dirname "$0")/../lib/common.sh"
@@ -49,10 +50,10 @@ INI=$(nsmilter_ini mx)
 q() { "$NSMILTER" -c "$INI" -q "$@" 2>&1; }
 mstat() { "$NSMILTER" -c "$INI" -m 2>&1; }
 q_is() { q "$1" | grep -Eq -- "$2"; }
-within4() {
+within() {
 	local what=$1
 	shift
-	if WAIT_SECONDS=4 wait_for "$@"; then pass "$what"; else fail "$what (not within 4 s)"; fi
+	if WAIT_SECONDS=8 wait_for "$@"; then pass "$what"; else fail "$what (not within 8 s)"; fi
 }
 
 nsmilter_start mx || setup_failed "nsmilter"
@@ -63,7 +64,7 @@ rcpt() { smtp_reply_of "$(smtp_send "$SMTPD" "$FROM" "$1")" "$1"; }
 rcpt_is() { rcpt "$1" | grep -Eq -- "$2"; }
 
 current() { mstat | grep -q '^ad sync=dirsync state=current entries=[1-9]'; }
-WAIT_SECONDS=15 wait_for current || fail "the first run: -m says current: $(mstat)"
+WAIT_SECONDS=30 wait_for current || fail "the first run: -m says current: $(mstat)"
 assert_match "$(nsmilter_log mx)" 'directory ad: mirror loaded: ' "log: the first run"
 assert_match "$(q alice@corp.example)" '^alice@corp\.example accept directory=ad source=mirror$' \
 	"-q: a user of OU=Staff from the mirror, source=mirror"
@@ -75,30 +76,30 @@ assert_match "$(rcpt alice@corp.example)" '^250 ' "milter: accepted from the mir
 # ---- add a user ---------------------------------------------------------------
 ad_add_user newbie newbie@corp.example 'SMTP:newbie@corp.example' 'smtp:nb@corp.example' ||
 	fail "ad_add_user newbie"
-within4 "add: -q accepts the new user" q_is nb@corp.example 'accept directory=ad source=mirror'
-within4 "add: the milter accepts it" rcpt_is newbie@corp.example '^250 '
+within "add: -q accepts the new user" q_is nb@corp.example 'accept directory=ad source=mirror'
+within "add: the milter accepts it" rcpt_is newbie@corp.example '^250 '
 
 # ---- change a proxyAddress -----------------------------------------------------
 ad_set_proxies newbie 'SMTP:newbie@corp.example' 'smtp:nb2@corp.example' || fail "ad_set_proxies"
-within4 "proxyAddress added: -q accepts it" q_is nb2@corp.example 'accept directory=ad source=mirror'
-within4 "proxyAddress removed: -q rejects it" q_is nb@corp.example 'reject code=550'
+within "proxyAddress added: -q accepts it" q_is nb2@corp.example 'accept directory=ad source=mirror'
+within "proxyAddress removed: -q rejects it" q_is nb@corp.example 'reject code=550'
 
 # ---- disable an account (it leaves sync_filter) ----------------------------------
 ad_disable_user newbie || fail "ad_disable_user"
-within4 "disabled: -q rejects the account" q_is newbie@corp.example 'reject code=550 dsn=5\.1\.1'
-within4 "disabled: the milter rejects it" rcpt_is nb2@corp.example '^550 '
+within "disabled: -q rejects the account" q_is newbie@corp.example 'reject code=550 dsn=5\.1\.1'
+within "disabled: the milter rejects it" rcpt_is nb2@corp.example '^550 '
 ad_enable_user newbie || fail "ad_enable_user"
-within4 "enabled again: -q accepts it" q_is newbie@corp.example 'accept directory=ad source=mirror'
+within "enabled again: -q accepts it" q_is newbie@corp.example 'accept directory=ad source=mirror'
 
 # ---- delete a user -----------------------------------------------------------------
 ad_delete newbie || fail "ad_delete"
-within4 "deleted: -q rejects the user" q_is newbie@corp.example 'reject code=550'
-within4 "deleted: the milter rejects it" rcpt_is newbie@corp.example '^550 '
+within "deleted: -q rejects the user" q_is newbie@corp.example 'reject code=550'
+within "deleted: the milter rejects it" rcpt_is newbie@corp.example '^550 '
 
 # ---- the DC stopped ---------------------------------------------------------------
 ad_stop
 stale_now() { mstat | grep -q '^ad sync=dirsync state=stale '; }
-WAIT_SECONDS=12 wait_for stale_now || fail "DC stopped: -m says stale: $(mstat)"
+WAIT_SECONDS=20 wait_for stale_now || fail "DC stopped: -m says stale: $(mstat)"
 "$NSMILTER" -c "$INI" -m >/dev/null 2>&1
 assert_eq "$?" 75 "-m exits 75 with a stale mirror"
 assert_match "$(q alice@corp.example)" 'accept directory=ad source=mirror' "DC stopped: -q answers from the mirror"
