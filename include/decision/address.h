@@ -23,13 +23,24 @@ struct address {
 };
 
 /*
- * Parse RAW as given in RCPT TO: strip <>, any source route (@a,@b:),
- * lowercase the domain.  Returns the status; OUT is filled for every status
+ * Parse RAW as given in RCPT TO: strip <>, any source route (@a,@b:), a
+ * trailing dot of the domain, lowercase the domain.  Returns the status; OUT is filled for every status
  * (fields may be NULL) and must be released with address_free().
  * Returns -1 (and OUT zeroed) only when out of memory.
  */
 int address_parse(const char *raw, struct address *out);
 void address_free(struct address *a);
+
+/*
+ * What an MTA's percent hack or bang path makes of RAW's local part, one
+ * step, in Postfix's order (README "Address spellings"): "site!user@host"
+ * -> "user@site" (the leftmost '!'), else "user%domain@host" ->
+ * "user@domain" (the rightmost '%').  The "@host" is dropped as the MTA
+ * does when host is its own.  Returns 1 (bang path) or 2 (percent hack)
+ * with *OUT a new string, 0 when RAW has neither (or a quoted local part),
+ * -1 when out of memory.
+ */
+int address_unhack(const char *raw, char **out);
 
 /*
  * Without its extension: "bob+news@d" -> "bob@d" for DELIMS "+".  Returns a

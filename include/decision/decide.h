@@ -46,6 +46,8 @@ enum decision_reason {
 struct decide_input {
 	const char *rcpt;         /* as given in RCPT TO */
 	const char *client_addr;  /* connecting client's IP, or NULL */
+	const char *mta_rcpt;     /* the address the MTA resolved RCPT to (its
+				     {rcpt_addr} macro), or NULL: unknown */
 };
 
 struct decision {
@@ -67,6 +69,8 @@ struct decision {
 	unsigned hops;            /* target addresses followed inside the
 				     shared domains (0: none) */
 	char *error;              /* directory failure text(s) */
+	char *given;              /* RCPT as given, when the decision is for
+				     the address the MTA resolved it to */
 	const char *text;         /* reply text after "<R>: " */
 };
 

@@ -30,6 +30,13 @@ struct recipient {
  */
 void recipient_decide(const struct config *cfg, struct resolver *r,
     const char *rcpt, const char *client, struct recipient *out);
+/*
+ * The same, knowing the address the MTA resolved RCPT to (its {rcpt_addr}
+ * macro, NULL when not sent): see decide_input.mta_rcpt.
+ */
+void recipient_decide_mta(const struct config *cfg, struct resolver *r,
+    const char *rcpt, const char *mta_rcpt, const char *client,
+    struct recipient *out);
 void recipient_free(struct recipient *rec);
 
 #endif

@@ -126,6 +126,10 @@ address_parse(const char *raw, struct address *out)
 		p++;
 	if (end > p && end[-1] == '>')
 		end--;
+	/* A trailing dot is no part of the domain (as the MTAs resolve it):
+	 * "user@corp.example." is user@corp.example; ".." stays invalid. */
+	if (end - p >= 3 && end[-1] == '.' && end[-2] != '.' && end[-2] != '@')
+		end--;
 	/* Source route: <@a,@b:user@domain> */
 	if (p < end && *p == '@') {
 		const char *colon = memchr(p, ':', (size_t)(end - p));
@@ -192,6 +196,55 @@ address_parse(const char *raw, struct address *out)
 nomem:
 	address_free(out);
 	return -1;
+}
+
+int
+address_unhack(const char *raw, char **out)
+{
+	const char *p, *end, *at = NULL, *bang, *pct = NULL;
+	size_t len;
+	int quoted = 0;
+
+	*out = NULL;
+	if (raw == NULL)
+		return 0;
+	p = raw;
+	end = raw + strlen(raw);
+	if (p < end && *p == '<')
+		p++;
+	if (end > p && end[-1] == '>')
+		end--;
+	if (p < end && *p == '"')
+		return 0;	/* a quoted local part is one word to the MTA */
+	for (const char *q = p; q < end; q++)
+		if (*q == '"')
+			quoted = !quoted;
+		else if (*q == '@' && !quoted)
+			at = q;
+	len = (size_t)((at != NULL ? at : end) - p);
+	if ((bang = memchr(p, '!', len)) != NULL) {
+		/* site!user -> user@site */
+		if (bang == p || bang + 1 == p + len)
+			return 0;
+		if (asprintf(out, "%.*s@%.*s", (int)(p + len - bang - 1),
+		    bang + 1, (int)(bang - p), p) < 0) {
+			*out = NULL;
+			return -1;
+		}
+		return 1;
+	}
+	for (const char *q = p; q < p + len; q++)
+		if (*q == '%')
+			pct = q;
+	if (pct == NULL || pct == p || pct + 1 == p + len)
+		return 0;
+	/* user%domain -> user@domain */
+	if (asprintf(out, "%.*s@%.*s", (int)(pct - p), p,
+	    (int)(p + len - pct - 1), pct + 1) < 0) {
+		*out = NULL;
+		return -1;
+	}
+	return 2;
 }
 
 char *

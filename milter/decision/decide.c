@@ -32,6 +32,7 @@ decision_free(struct decision *d)
 	free(d->to);
 	free(d->conflict);
 	free(d->error);
+	free(d->given);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -425,10 +426,133 @@ follow_targets(const struct config *cfg, const struct decide_input *in,
 		free(seen[i]);
 }
 
+/* The shared domain ADDRESS falls into, or NULL (also for no domain). */
+static const struct domain_config *
+shared_domain_of(const struct config *cfg, const char *address,
+    struct address *a)
+{
+	int st = address_parse(address, a);
+
+	if (st < 0 || st == ADDRESS_NODOMAIN)
+		return NULL;
+	return config_find_domain(cfg, a->domain);
+}
+
+enum spelling { SPELLING_AS_GIVEN, SPELLING_MTA, SPELLING_REFUSE,
+	SPELLING_NOMEM };
+
+/*
+ * Which address to decide for IN (README "Address spellings"): RCPT as
+ * given when its domain is shared; else the address the MTA resolved it to
+ * when the MTA said and that one is shared (*AS, a new string); else, when
+ * the MTA did not say, refuse a percent hack or bang path that lands in a
+ * shared domain (*AS: that address, *WHY: the reason), because whether the
+ * MTA applies it depends on settings nsmilter cannot see.
+ */
+static enum spelling
+choose_spelling(const struct config *cfg, const struct decide_input *in,
+    char **as, const char **why)
+{
+	struct address a, m;
+	const struct domain_config *dom;
+	enum spelling res = SPELLING_AS_GIVEN;
+	char *cur, *next;
+	int rc, mst;
+
+	*as = NULL;
+	dom = shared_domain_of(cfg, in->rcpt, &a);
+	if (dom != NULL) {
+		address_free(&a);
+		return SPELLING_AS_GIVEN;
+	}
+	if (in->mta_rcpt != NULL && *in->mta_rcpt != '\0') {
+		mst = address_parse(in->mta_rcpt, &m);
+		if (mst == ADDRESS_OK && config_find_domain(cfg, m.domain) &&
+		    (a.full == NULL || strcasecmp(m.full, a.full) != 0)) {
+			*as = strdup(m.full);
+			res = *as != NULL ? SPELLING_MTA : SPELLING_NOMEM;
+		}
+		address_free(&m);
+		if (mst != ADDRESS_NODOMAIN) {
+			/* The MTA said where it delivers: believe it. */
+			address_free(&a);
+			return res;
+		}
+	}
+	address_free(&a);
+	/* Only the spelling: follow the hacks as far as an MTA might. */
+	if ((cur = strdup(in->rcpt)) == NULL)
+		return SPELLING_NOMEM;
+	for (int step = 0; step < DECIDE_MAX_HOPS; step++) {
+		if ((rc = address_unhack(cur, &next)) <= 0) {
+			res = rc < 0 ? SPELLING_NOMEM : SPELLING_AS_GIVEN;
+			break;
+		}
+		free(cur);
+		cur = next;
+		dom = shared_domain_of(cfg, cur, &a);
+		address_free(&a);
+		if (dom != NULL) {
+			*why = rc == 1 ? "bang path into a shared domain" :
+			    "percent hack into a shared domain";
+			*as = cur;
+			return SPELLING_REFUSE;
+		}
+	}
+	free(cur);
+	return res;
+}
+
 void
 decide_recipient(const struct config *cfg, const struct decide_input *in,
     decide_lookup_fn lookup, void *lookup_ctx, struct decision *out)
 {
-	decide_one(cfg, in, lookup, lookup_ctx, out);
-	follow_targets(cfg, in, lookup, lookup_ctx, out);
+	struct decide_input mta = *in;
+	struct address a;
+	const char *why = NULL;
+	char *as = NULL, *given = NULL;
+
+	switch (choose_spelling(cfg, in, &as, &why)) {
+	case SPELLING_AS_GIVEN:
+		break;
+	case SPELLING_MTA:
+		mta.rcpt = as;
+		break;
+	case SPELLING_REFUSE:
+		memset(out, 0, sizeof(*out));
+		out->domain = shared_domain_of(cfg, as, &a);
+		address_free(&a);
+		if (address_parse(in->rcpt, &a) >= 0 && a.full != NULL)
+			out->address = strdup(a.full);
+		else	/* no domain: the local part, without brackets */
+			out->address = strndup(in->rcpt + (in->rcpt[0] == '<'),
+			    strcspn(in->rcpt + (in->rcpt[0] == '<'), ">"));
+		address_free(&a);
+		out->error = strdup(why);
+		free(as);
+		if (out->address == NULL || out->error == NULL) {
+			decision_free(out);
+			set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451",
+			    "4.3.0", TEXT_NOMEM);
+			return;
+		}
+		set_reply(out, DECISION_REJECT, REASON_SYNTAX, "501", "5.1.3",
+		    TEXT_SYNTAX);
+		return;
+	case SPELLING_NOMEM:
+		memset(out, 0, sizeof(*out));
+		set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451", "4.3.0",
+		    TEXT_NOMEM);
+		return;
+	}
+	decide_one(cfg, &mta, lookup, lookup_ctx, out);
+	follow_targets(cfg, &mta, lookup, lookup_ctx, out);
+	if (as != NULL) {
+		/* Decided as the MTA's address: keep the spelling for the log. */
+		if (address_parse(in->rcpt, &a) >= 0 && a.full != NULL)
+			given = strdup(a.full);
+		address_free(&a);
+		out->given = given;
+		free(as);
+	}
 }

@@ -77,6 +77,14 @@ put_fields(FILE *f, const struct decision *d, bool brackets)
 		fputs(d->reason == REASON_SYNTAX ? " reason=" : " error=", f);
 		put_value(f, d->error);
 	}
+	if (d->given != NULL) {
+		fputs(" given=", f);
+		if (brackets)
+			fputc('<', f);
+		put_value(f, d->given);
+		if (brackets)
+			fputc('>', f);
+	}
 }
 
 static char *

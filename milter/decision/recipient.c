@@ -13,7 +13,16 @@ void
 recipient_decide(const struct config *cfg, struct resolver *r,
     const char *rcpt, const char *client, struct recipient *out)
 {
-	struct decide_input in = { .rcpt = rcpt, .client_addr = client };
+	recipient_decide_mta(cfg, r, rcpt, NULL, client, out);
+}
+
+void
+recipient_decide_mta(const struct config *cfg, struct resolver *r,
+    const char *rcpt, const char *mta_rcpt, const char *client,
+    struct recipient *out)
+{
+	struct decide_input in = { .rcpt = rcpt, .client_addr = client,
+	    .mta_rcpt = mta_rcpt };
 	struct resolver_call call = { .resolver = r };
 	uint64_t t0 = clock_us();
 

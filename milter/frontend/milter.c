@@ -164,6 +164,22 @@ log_decision(SMFICTX *ctx, struct conn *c, const struct recipient *rec)
 	    c->id);
 }
 
+/*
+ * The address the MTA resolved this RCPT to ({rcpt_addr}: Postfix's
+ * trivial-rewrite, Sendmail's ruleset 0), or NULL when it did not say or
+ * rejects the recipient itself ({rcpt_mailer} "error").  README "Address
+ * spellings".
+ */
+static const char *
+mta_rcpt(SMFICTX *ctx)
+{
+	const char *mailer = smfi_getsymval(ctx, "{rcpt_mailer}");
+
+	if (mailer != NULL && strcmp(mailer, "error") == 0)
+		return NULL;
+	return smfi_getsymval(ctx, "{rcpt_addr}");
+}
+
 static sfsistat
 nsm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -205,8 +221,10 @@ nsm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf1 = skip & f1;
 	*pf2 = 0;
 	*pf3 = 0;
-	/* The queue id at RCPT, where the MTA has one already. */
-	smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
+	/* The queue id at RCPT, where the MTA has one already, and where
+	 * the MTA resolved the recipient to (mta_rcpt). */
+	smfi_setsymlist(ctx, SMFIM_ENVRCPT,
+	    "i {rcpt_addr} {rcpt_host} {rcpt_mailer}");
 	smfi_setsymlist(ctx, SMFIM_EOM, "i");
 	return SMFIS_CONTINUE;
 }
@@ -301,7 +319,7 @@ nsm_envrcpt(SMFICTX *ctx, char **argv)
 		}
 	}
 
-	recipient_decide(cfg, c->rt->resolver, argv[0],
+	recipient_decide_mta(cfg, c->rt->resolver, argv[0], mta_rcpt(ctx),
 	    c->have_client ? c->client : NULL, &rec);
 	log_decision(ctx, c, &rec);
 	decision_count(&rec.d);

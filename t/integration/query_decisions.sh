@@ -42,6 +42,10 @@ done <<'CASES'
 alice@corp.example|alice@corp.example accept directory=hq
 ALICE@CORP.EXAMPLE|ALICE@corp.example accept directory=hq
 <Alice@Corp.Example>|Alice@corp.example accept directory=hq
+alice@corp.example.|alice@corp.example accept directory=hq
+nobody@corp.example.|nobody@corp.example reject code=550 dsn=5.1.1
+nobody%corp.example@mx.test.example|nobody%corp.example@mx.test.example reject code=501 dsn=5.1.3 reason="percent hack into a shared domain"
+corp.example!nobody@mx.test.example|corp.example!nobody@mx.test.example reject code=501 dsn=5.1.3 reason="bang path into a shared domain"
 alias@corp.example|alias@corp.example accept directory=hq
 A.Smith@corp.example|A.Smith@corp.example accept directory=hq
 carol@corp.example|carol@corp.example route to=carol@other.example directory=hq target=yes

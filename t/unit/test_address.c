@@ -61,7 +61,14 @@ static const struct parse_case parse_cases[] = {
 	{ .raw = "<a@b@corp.example>", .want_status = ADDRESS_INVALID,
 	  .want_domain = "corp.example" },
 	{ .raw = "<bob@corp..example>", .want_status = ADDRESS_INVALID },
-	{ .raw = "<bob@corp.example.>", .want_status = ADDRESS_INVALID },
+	/* a trailing dot is no part of the domain, as the MTAs resolve it */
+	{ .raw = "<bob@corp.example.>", .want_status = ADDRESS_OK,
+	  .want_full = "bob@corp.example", .want_domain = "corp.example" },
+	{ .raw = "bob@Corp.Example.", .want_status = ADDRESS_OK,
+	  .want_full = "bob@corp.example" },
+	{ .raw = "<bob@corp.example..>", .want_status = ADDRESS_INVALID,
+	  .want_domain = "corp.example.." },
+	{ .raw = "<bob@.>", .want_status = ADDRESS_INVALID },
 	{ .raw = "<bob@[10.0.0.1]>", .want_status = ADDRESS_OK },
 };
 
@@ -88,6 +95,43 @@ test_parse(void **state)
 		if (got == ADDRESS_INVALID && a.why == NULL)
 			fail_msg("case %zu: invalid without a reason", i);
 		address_free(&a);
+	}
+}
+
+/* What the percent hack and the bang path make of an address, one step. */
+static void
+test_unhack(void **state)
+{
+	static const struct { const char *raw; int rc; const char *out; } c[] = {
+		{ "<nobody%corp.example@mx.example>", 2, "nobody@corp.example" },
+		{ "nobody%corp.example", 2, "nobody@corp.example" },
+		{ "<a%b%corp.example@mx.example>", 2, "a%b@corp.example" },
+		{ "<corp.example!nobody@mx.example>", 1, "nobody@corp.example" },
+		{ "<corp.example!nobody>", 1, "nobody@corp.example" },
+		{ "<a!b!user@mx.example>", 1, "b!user@a" },
+		/* bang before percent, as Postfix */
+		{ "<x.example!u%corp.example@mx>", 1, "u%corp.example@x.example" },
+		{ "<bob@corp.example>", 0, NULL },
+		{ "<\"a%corp.example\"@mx.example>", 0, NULL },
+		{ "<%corp.example@mx>", 0, NULL },
+		{ "<nobody%@mx>", 0, NULL },
+		{ "<!nobody@mx>", 0, NULL },
+		{ "<>", 0, NULL },
+		{ NULL, 0, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *out = (char *)"unset";
+		int rc = address_unhack(c[i].raw, &out);
+
+		if (rc != c[i].rc || (c[i].out == NULL) != (out == NULL) ||
+		    (out != NULL && strcmp(out, c[i].out) != 0))
+			fail_msg("case %zu %s: got %d %s, want %d %s", i,
+			    c[i].raw ? c[i].raw : "(null)", rc,
+			    out ? out : "(null)", c[i].rc,
+			    c[i].out ? c[i].out : "(null)");
+		free(out);
 	}
 }
 
@@ -229,6 +273,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_unhack),
 		cmocka_unit_test(test_strip_extension),
 		cmocka_unit_test(test_expand_filter),
 		cmocka_unit_test(test_xtext),

@@ -131,6 +131,7 @@ static struct config cfg = {
 
 struct decide_case {
 	const char *rcpt;
+	const char *mta;             /* {rcpt_addr}, or NULL */
 	const char *client;
 	const char *down[2];
 	int accept_on_error;
@@ -280,6 +281,53 @@ static const struct decide_case cases[] = {
 	{ .rcpt = "<c1@corp.example>",
 	  .want_line = "c1@corp.example reject code=554 dsn=5.4.6 directory=hq target=yes loop=yes hops=4",
 	  .want_lookups = ANY },
+	/* spellings the MTA resolves into a shared domain are never skipped:
+	 * a trailing dot is no part of the domain */
+	{ .rcpt = "<nobody@corp.example.>",
+	  .want_line = "nobody@corp.example reject code=550 dsn=5.1.1", .want_lookups = 1 },
+	{ .rcpt = "<bob@corp.example.>",
+	  .want_line = "bob@corp.example route to=bob@legacy.corp.example directory=legacy",
+	  .want_lookups = ANY },
+	/* the MTA says where it delivers ({rcpt_addr}): decided as that */
+	{ .rcpt = "<nobody%corp.example@mx.example>", .mta = "nobody@corp.example",
+	  .want_line = "nobody@corp.example reject code=550 dsn=5.1.1 given=nobody%corp.example@mx.example",
+	  .want_lookups = 1 },
+	{ .rcpt = "<bob%corp.example@mx.example>", .mta = "bob@corp.example",
+	  .want_line = "bob@corp.example route to=bob@legacy.corp.example directory=legacy given=bob%corp.example@mx.example",
+	  .want_lookups = ANY },
+	{ .rcpt = "<corp.example!alice@mx.example>", .mta = "alice@corp.example",
+	  .want_line = "alice@corp.example accept directory=hq given=corp.example!alice@mx.example",
+	  .want_lookups = ANY },
+	/* ... and when it delivers elsewhere, nsmilter stays out */
+	{ .rcpt = "<nobody%corp.example@gmail.example>",
+	  .mta = "nobody%corp.example@gmail.example",
+	  .want_line = "nobody%corp.example@gmail.example skip", .want_lookups = 0 },
+	{ .rcpt = "<x@elsewhere.example>", .mta = "x@elsewhere.example",
+	  .want_line = "x@elsewhere.example skip", .want_lookups = 0 },
+	/* the RCPT's own shared domain comes first */
+	{ .rcpt = "<alice@corp.example>", .mta = "alice@elsewhere.example",
+	  .want_line = "alice@corp.example accept directory=hq", .want_lookups = ANY },
+	/* only the spelling (-q, socketmap, no {rcpt_addr}, or one without a
+	 * domain as Sendmail's local mailer gives): refused, never skipped */
+	{ .rcpt = "<nobody%corp.example@mx.example>",
+	  .want_line = "nobody%corp.example@mx.example reject code=501 dsn=5.1.3 reason=\"percent hack into a shared domain\"",
+	  .want_lookups = 0 },
+	{ .rcpt = "<alice%corp.example@mx.example>", .mta = "alice",
+	  .want_line = "alice%corp.example@mx.example reject code=501 dsn=5.1.3 reason=\"percent hack into a shared domain\"",
+	  .want_lookups = 0 },
+	{ .rcpt = "<corp.example!nobody@mx.example>",
+	  .want_line = "corp.example!nobody@mx.example reject code=501 dsn=5.1.3 reason=\"bang path into a shared domain\"",
+	  .want_lookups = 0 },
+	{ .rcpt = "<corp.example!nobody>",
+	  .want_line = "corp.example!nobody reject code=501 dsn=5.1.3 reason=\"bang path into a shared domain\"",
+	  .want_lookups = 0 },
+	{ .rcpt = "<a%b%sales.corp.example@mx.example>",
+	  .want_line = "a%b%sales.corp.example@mx.example reject code=501 dsn=5.1.3 reason=\"percent hack into a shared domain\"",
+	  .want_lookups = 0 },
+	{ .rcpt = "<a%elsewhere.example@mx.example>",
+	  .want_line = "a%elsewhere.example@mx.example skip", .want_lookups = 0 },
+	{ .rcpt = "<\"a%corp.example\"@mx.example>",
+	  .want_line = "\"\\\"a%corp.example\\\"@mx.example\" skip", .want_lookups = 0 },
 	/* a routing domain inside a shared domain (subdomains) is not */
 	{ .rcpt = "<toroute@corp.example>",
 	  .want_line = "toroute@corp.example route to=x@legacy.corp.example directory=hq target=yes",
@@ -293,7 +341,8 @@ test_decision_table(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct decide_case *c = &cases[i];
 		struct fake f = { .down = { c->down[0], c->down[1] } };
-		struct decide_input in = { .rcpt = c->rcpt, .client_addr = c->client };
+		struct decide_input in = { .rcpt = c->rcpt, .client_addr = c->client,
+		    .mta_rcpt = c->mta };
 		struct decision d;
 		char *line;
 
