@@ -9,6 +9,13 @@
  * server's wake pipe; socketmap_stop() writes one byte into that pipe, which
  * then stays readable, so every thread sees it, returns, and is joined.
  *
+ * Capacity: at most SOCKETMAP_MAX_CLIENTS connections are served.  When a
+ * new one arrives at the cap (or accept() runs out of descriptors), the
+ * client idle the longest is closed to make room: Postfix reconnects
+ * when it needs the map again, so idle connections never lock anyone out.
+ * When every slot is busy in a lookup, the newcomer gets "TEMP" (the MTA
+ * retries later) instead of a reset.
+ *
  * Protocol errors: a well-formed netstring that is not "NAME KEY" gets a
  * PERM reply and the connection stays usable; a malformed or oversized
  * netstring gets a PERM reply and the connection is closed, since the byte
@@ -36,9 +43,11 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/xfmt.h"
 #include "frontend/listen.h"
 #include "frontend/netstring.h"
+#include "frontend/socketmap_priv.h"
 
 /* *err (when wanted) becomes a new formatted message. */
 #define SET_ERR(...) \
@@ -46,277 +55,6 @@
 		if (err != NULL) \
 			*err = xasprintf(__VA_ARGS__); \
 	} while (0)
-
-/* Connections beyond this are accepted and closed at once: the MTA gets a
- * prompt temporary lookup error instead of waiting in the backlog. */
-#define SOCKETMAP_MAX_CLIENTS 256
-/* Idle time allowed between requests; Postfix reconnects after a close. */
-#define SOCKETMAP_IDLE_MS (300 * 1000)
-/* Time allowed to finish sending a started request, and to take a reply. */
-#define SOCKETMAP_IO_MS (60 * 1000)
-/* Postfix's default socketmap reply limit. */
-#define SOCKETMAP_MAX_REPLY 100000
-/* After a fatal protocol error: how long and how much to drain before the
- * close, so the PERM reply is not destroyed by a TCP reset. */
-#define SOCKETMAP_LINGER_MS    1000
-#define SOCKETMAP_LINGER_BYTES (64 * 1024)
-/* Room for the largest acceptable netstring: "10000:" payload ",". */
-#define SOCKETMAP_BUF_SIZE (SOCKETMAP_MAX_REQUEST + 32)
-
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0 /* then SO_NOSIGPIPE is set per socket */
-#endif
-
-struct client {
-	struct socketmap_server *srv;
-	int fd;
-	pthread_t thread;
-	bool done; /* thread finished; under srv->lock */
-	struct client *next;
-};
-
-struct socketmap_server {
-	struct listener l; /* the listening socket */
-	int wake[2];       /* readable once stopping */
-	int reap[2];       /* readable when a client thread finished */
-	socketmap_lookup_fn fn;
-	void *ctx;
-	pthread_t acceptor;
-	pthread_mutex_t lock; /* protects clients and nclients */
-	struct client *clients;
-	unsigned nclients;
-};
-
-static void
-fd_no_sigpipe(int fd)
-{
-#ifdef SO_NOSIGPIPE
-	int one = 1;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
-#else
-	(void)fd;
-#endif
-}
-
-/*
- * Wait until FD is ready for EVENTS.  Returns 1 when ready (or in error:
- * the next recv/send says which), 0 at DEADLINE, -1 when stopping.
- */
-static int
-wait_ready(
-    const struct socketmap_server *s, int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd p[2] = {
-		    {.fd = fd, .events = events},
-		    {.fd = s->wake[0], .events = POLLIN},
-		};
-		int64_t left = deadline - (int64_t)clock_ms();
-		int n;
-
-		if (left < 0)
-			left = 0;
-		n = poll(p, 2, left > INT_MAX ? INT_MAX : (int)left);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (p[1].revents != 0)
-			return -1;
-		if (p[0].revents != 0)
-			return 1;
-		if (n == 0 && left == 0)
-			return 0;
-	}
-}
-
-/* Send all of BUF, coping with partial writes.  0 or -1. */
-static int
-send_all(const struct socketmap_server *s, int fd, const char *buf, size_t len)
-{
-	int64_t deadline = (int64_t)clock_ms() + SOCKETMAP_IO_MS;
-
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_ready(s, fd, POLLOUT, deadline) <= 0)
-				return -1;
-		} else {
-			return -1; /* EPIPE, ECONNRESET, ... */
-		}
-	}
-	return 0;
-}
-
-static int
-send_reply(const struct socketmap_server *s, int fd, const char *reply)
-{
-	size_t len;
-	char *ns = netstring_encode(reply, strlen(reply), &len);
-	int rc;
-
-	if (ns == NULL)
-		return -1;
-	rc = send_all(s, fd, ns, len);
-	free(ns);
-	return rc;
-}
-
-/* Does REPLY start with a status word the MTA understands? */
-static bool
-reply_valid(const char *reply)
-{
-	static const char *const words[] = {
-	    "OK",
-	    "NOTFOUND",
-	    "TEMP",
-	    "TIMEOUT",
-	    "PERM",
-	};
-	size_t n = strcspn(reply, " ");
-
-	if (strlen(reply) > SOCKETMAP_MAX_REPLY)
-		return false;
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strlen(words[i]) == n && memcmp(reply, words[i], n) == 0)
-			return true;
-	return false;
-}
-
-/*
- * Answer one request, REQ (LEN bytes, followed by one byte that may be
- * overwritten).  Returns -1 when the reply could not be sent.
- */
-static int
-answer(const struct socketmap_server *s, int fd, char *req, size_t len)
-{
-	char *space;
-	char *reply;
-	int rc;
-
-	if (memchr(req, '\0', len) != NULL)
-		return send_reply(s, fd, "PERM invalid request: NUL byte");
-	req[len] = '\0';
-	space = strchr(req, ' ');
-	if (space == NULL || space == req)
-		return send_reply(
-		    s, fd, "PERM invalid request: expected \"name key\"");
-	*space = '\0';
-	/* The key is passed exactly as received: no case folding. */
-	reply = s->fn(s->ctx, req, space + 1);
-	if (reply == NULL || !reply_valid(reply))
-		rc = send_reply(s, fd, "TEMP internal error");
-	else
-		rc = send_reply(s, fd, reply);
-	free(reply);
-	return rc;
-}
-
-/* After a fatal protocol error: let the reply reach the client, then go. */
-static void
-linger(const struct socketmap_server *s, int fd)
-{
-	int64_t deadline = (int64_t)clock_ms() + SOCKETMAP_LINGER_MS;
-	size_t drained = 0;
-	char junk[4096];
-
-	(void)shutdown(fd, SHUT_WR);
-	while (drained < SOCKETMAP_LINGER_BYTES &&
-	    wait_ready(s, fd, POLLIN, deadline) > 0) {
-		ssize_t n = recv(fd, junk, sizeof(junk), 0);
-
-		if (n == 0 ||
-		    (n < 0 && errno != EINTR && errno != EAGAIN &&
-		        errno != EWOULDBLOCK))
-			break;
-		if (n > 0)
-			drained += (size_t)n;
-	}
-}
-
-static void
-serve(struct socketmap_server *s, int fd)
-{
-	char *buf = malloc(SOCKETMAP_BUF_SIZE);
-	size_t have = 0;
-	bool in_request = false;
-	int64_t deadline = 0;
-
-	if (buf == NULL)
-		return;
-	for (;;) {
-		const char *data;
-		size_t dlen, used;
-		enum netstring_status st;
-		ssize_t n;
-
-		st = netstring_decode(
-		    buf, have, SOCKETMAP_MAX_REQUEST, &data, &dlen, &used);
-		if (st == NETSTRING_OK) {
-			/* data points into buf, followed by the ',' we may overwrite */
-			if (answer(s, fd, buf + (data - buf), dlen) < 0)
-				break;
-			memmove(buf, buf + used, have - used);
-			have -= used;
-			in_request = false;
-			continue;
-		}
-		if (st != NETSTRING_INCOMPLETE || have == SOCKETMAP_BUF_SIZE) {
-			if (send_reply(s, fd,
-			        st == NETSTRING_BAD_FORMAT
-			            ? "PERM malformed request"
-			            : "PERM request too long") == 0)
-				linger(s, fd);
-			break;
-		}
-		if (have == 0) {
-			deadline = (int64_t)clock_ms() + SOCKETMAP_IDLE_MS;
-		} else if (!in_request) {
-			in_request = true;
-			deadline = (int64_t)clock_ms() + SOCKETMAP_IO_MS;
-		}
-		if (wait_ready(s, fd, POLLIN, deadline) <= 0)
-			break;
-		n = recv(fd, buf + have, SOCKETMAP_BUF_SIZE - have, 0);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN ||
-			    errno == EWOULDBLOCK)
-				continue;
-			break;
-		}
-		have += (size_t)n;
-	}
-	free(buf);
-}
-
-static void *
-client_main(void *arg)
-{
-	struct client *c = arg;
-	struct socketmap_server *s = c->srv;
-	ssize_t n;
-
-	serve(s, c->fd);
-	close(c->fd);
-	pthread_mutex_lock(&s->lock);
-	c->done = true;
-	pthread_mutex_unlock(&s->lock);
-	/* A full pipe already says "reap"; nothing else can go wrong here. */
-	do
-		n = write(s->reap[1], "r", 1);
-	while (n < 0 && errno == EINTR);
-	return NULL;
-}
 
 /* Join finished client threads (all of them when ALL: after the acceptor
  * has stopped and the wake pipe is readable, they all finish). */
@@ -336,6 +74,8 @@ reap_clients(struct socketmap_server *s, bool all)
 			c->next = gone;
 			gone = c;
 			s->nclients--;
+			if (c->dropped)
+				s->ndropped--;
 		} else {
 			pp = &c->next;
 		}
@@ -350,36 +90,124 @@ reap_clients(struct socketmap_server *s, bool all)
 	}
 }
 
+/*
+ * Close the connection idle the longest (its thread sees EOF and goes), to
+ * make room.  Under s->lock.  Returns false when none is idle.
+ */
+static bool
+drop_oldest_idle(struct socketmap_server *s)
+{
+	struct client *oldest = NULL;
+
+	for (struct client *c = s->clients; c != NULL; c = c->next)
+		if (!c->closing && !c->dropped && c->idle_since != 0 &&
+		    (oldest == NULL || c->idle_since < oldest->idle_since))
+			oldest = c;
+	if (oldest == NULL)
+		return false;
+	(void)shutdown(oldest->fd, SHUT_RDWR);
+	oldest->dropped = true;
+	s->ndropped++;
+	return true;
+}
+
+/* Close the refused connections that are done or due (all when ALL). */
+static void
+refused_sweep(struct socketmap_server *s, bool all)
+{
+	int64_t now = (int64_t)clock_ms();
+	unsigned j = 0;
+
+	for (unsigned i = 0; i < s->nrefused; i++) {
+		struct refused *r = &s->refused[i];
+		bool gone = all || now >= r->deadline;
+		char junk[4096];
+
+		/* Read what the client sent, so that the close is no reset. */
+		while (!gone) {
+			ssize_t n = recv(r->fd, junk, sizeof(junk), 0);
+
+			if (n > 0 || (n < 0 && errno == EINTR))
+				continue;
+			gone = n == 0 || (errno != EAGAIN &&
+			    errno != EWOULDBLOCK);
+			break;
+		}
+		if (gone)
+			close(r->fd);
+		else
+			s->refused[j++] = *r;
+	}
+	s->nrefused = j;
+}
+
+/* Every slot busy: answer TEMP, let it drain, close (refused_sweep). */
+static void
+refuse_busy(struct socketmap_server *s, int fd)
+{
+	int64_t now = (int64_t)clock_ms();
+	size_t len;
+	char *ns = netstring_encode(SOCKETMAP_BUSY_REPLY,
+	    strlen(SOCKETMAP_BUSY_REPLY), &len);
+
+	if (s->busy_logged == 0 ||
+	    now - s->busy_logged >= SOCKETMAP_BUSY_LOG_MS) {
+		log_warning("socketmap: all %d connections busy in lookups: "
+		    "answering TEMP", SOCKETMAP_MAX_CLIENTS);
+		s->busy_logged = now;
+	}
+	if (ns != NULL)	/* a new socket's buffer takes it whole */
+		(void)send(fd, ns, len, MSG_NOSIGNAL);
+	free(ns);
+	(void)shutdown(fd, SHUT_WR);
+	if (s->nrefused == SOCKETMAP_MAX_REFUSED) {
+		close(fd);
+		return;
+	}
+	s->refused[s->nrefused++] = (struct refused){ .fd = fd,
+	    .deadline = now + SOCKETMAP_REFUSED_MS };
+}
+
 static void
 accept_one(struct socketmap_server *s)
 {
 	struct client *c;
 	int fd = accept(s->l.fd, NULL, NULL);
+	bool room;
 
 	if (fd < 0) {
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
-			/* The connection stays queued; do not spin on it. */
+			/* Out of descriptors: free the longest idle one.  The
+			 * connection stays queued; do not spin on it. */
 			struct timespec ts = {
 			    .tv_sec = 0, .tv_nsec = 100 * 1000000};
 
-			nanosleep(&ts, NULL);
+			pthread_mutex_lock(&s->lock);
+			room = drop_oldest_idle(s);
+			pthread_mutex_unlock(&s->lock);
+			if (!room)
+				nanosleep(&ts, NULL);
 		}
 		return;
 	}
-	if (listen_fd_flags(fd, true) < 0 ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
+	if (listen_fd_flags(fd, true) < 0) {
 		close(fd);
 		return;
 	}
-	fd_no_sigpipe(fd);
+	socketmap_fd_no_sigpipe(fd);
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		refuse_busy(s, fd);
+		return;
+	}
 	c->srv = s;
 	c->fd = fd;
 	pthread_mutex_lock(&s->lock);
-	if (s->nclients >= SOCKETMAP_MAX_CLIENTS ||
-	    pthread_create(&c->thread, NULL, client_main, c) != 0) {
+	room = s->nclients - s->ndropped < SOCKETMAP_MAX_CLIENTS ||
+	    drop_oldest_idle(s);
+	if (!room || pthread_create(&c->thread, NULL, socketmap_client_main, c) != 0) {
 		pthread_mutex_unlock(&s->lock);
-		close(fd);
+		refuse_busy(s, fd);
 		free(c);
 		return;
 	}
@@ -401,8 +229,10 @@ acceptor_main(void *arg)
 		    {.fd = s->reap[0], .events = POLLIN},
 		};
 
-		if (poll(p, 3, -1) < 0)
+		if (poll(p, 3, s->nrefused > 0 ? 50 : -1) < 0)
 			continue; /* EINTR; ENOMEM passes */
+		if (s->nrefused > 0)
+			refused_sweep(s, false);
 		if (p[1].revents != 0)
 			break;
 		if (p[2].revents != 0) {
@@ -530,6 +360,7 @@ socketmap_stop(struct socketmap_server *s)
 		n = write(s->wake[1], "s", 1);
 	while (n < 0 && errno == EINTR);
 	pthread_join(s->acceptor, NULL);
+	refused_sweep(s, true);
 	/* No new connections from here on; close and unlink before draining. */
 	server_unlisten(s);
 	reap_clients(s, true);

@@ -637,49 +637,110 @@ test_concurrent_clients(void **state)
 	assert_int_equal(atomic_load(&fx->fake.calls), WORKERS * PER_WORKER);
 }
 
-/* Past the client cap a connection is closed at once, and a freed slot
- * serves again. */
+/*
+ * 256 idle connections (the cap) do not lock anyone out: a newcomer is
+ * served at once and the connection idle the longest is closed instead.
+ */
 static void
-test_client_cap(void **state)
+test_idle_clients_make_room(void **state)
 {
 	struct fixture *fx = *state;
 	struct conn *c[256];
 	struct conn *extra;
-	uint64_t deadline;
-	int served = 0;
+	uint64_t t0;
 
 	for (int i = 0; i < 256; i++) {
 		c[i] = conn_open(fx->path);
 		assert_non_null(c[i]);
+		/* served, then idle; c[0] idle the longest */
+		check_request(c[i], "transport x", "OK transport=x");
 	}
-	/* all 256 are being served */
-	check_request(c[0], "transport first", "OK transport=first");
-	check_request(c[255], "transport last", "OK transport=last");
-	extra = conn_open(fx->path);
-	assert_non_null(extra);
-	assert_true(at_eof(extra));
-	conn_close(extra);
-
-	conn_close(c[0]);
-	deadline = clock_ms() + 3000;
-	while (!served && clock_ms() < deadline) {
-		char *r;
-
+	for (int round = 0; round < 3; round++) {
+		t0 = clock_ms();
 		extra = conn_open(fx->path);
 		assert_non_null(extra);
-		if (send_request(extra->fd, "transport again") == 0 &&
-		    (r = read_reply(extra)) != NULL) {
-			assert_string_equal(r, "OK transport=again");
-			free(r);
-			served = 1;
-		}
-		conn_close(extra);
-		if (!served)
-			sleep_ms(20);
+		check_request(extra, "transport new", "OK transport=new");
+		if (clock_ms() - t0 >= 1000)
+			fail_msg("newcomer %d served after %lld ms", round,
+			    (long long)(clock_ms() - t0));
+		/* the oldest idle one was closed to make room */
+		assert_true(at_eof(c[round]));
+		conn_close(c[round]);
+		c[round] = extra;
 	}
-	assert_true(served);
-	for (int i = 1; i < 256; i++)
+	/* the others are still served */
+	check_request(c[3], "transport still", "OK transport=still");
+	check_request(c[255], "transport last", "OK transport=last");
+	for (int i = 0; i < 256; i++)
 		conn_close(c[i]);
+}
+
+static atomic_int hold_released;
+
+static char *
+hold_lookup(void *ctx, const char *map, const char *key)
+{
+	(void)ctx;
+	(void)map;
+	(void)key;
+	while (!atomic_load(&hold_released))
+		sleep_ms(5);
+	return strdup("OK held");
+}
+
+/*
+ * Every slot busy in a lookup: a newcomer gets TEMP at once (not a reset,
+ * not a wait), and once the lookups finish it is served again.
+ */
+static void
+test_all_busy_temp(void **state)
+{
+	struct fixture *fx = *state;
+	struct socketmap_server *srv;
+	char path[160], spec[180], *err = NULL, *r;
+	struct conn *c[256];
+	struct conn *extra;
+	uint64_t t0;
+
+	snprintf(path, sizeof(path), "%s/busy.sock", fx->dir);
+	snprintf(spec, sizeof(spec), "unix:%s", path);
+	atomic_store(&hold_released, 0);
+	srv = socketmap_start(spec, 0600, hold_lookup, NULL, &err);
+	assert_non_null(srv);
+	for (int i = 0; i < 256; i++) {
+		c[i] = conn_open(path);
+		assert_non_null(c[i]);
+		assert_int_equal(send_request(c[i]->fd, "transport busy"), 0);
+	}
+	sleep_ms(200);	/* all 256 in the lookup */
+	t0 = clock_ms();
+	extra = conn_open(path);
+	assert_non_null(extra);
+	assert_int_equal(send_request(extra->fd, "transport new"), 0);
+	r = read_reply(extra);
+	assert_non_null(r);
+	assert_string_equal(r, "TEMP socketmap: all connections busy, try again");
+	free(r);
+	assert_true(at_eof(extra));
+	if (clock_ms() - t0 >= 1000)
+		fail_msg("TEMP after %lld ms", (long long)(clock_ms() - t0));
+	conn_close(extra);
+
+	atomic_store(&hold_released, 1);
+	for (int i = 0; i < 256; i++) {
+		r = read_reply(c[i]);
+		assert_non_null(r);
+		assert_string_equal(r, "OK held");
+		free(r);
+	}
+	extra = conn_open(path);
+	assert_non_null(extra);
+	check_request(extra, "transport again", "OK held");
+	conn_close(extra);
+	for (int i = 0; i < 256; i++)
+		conn_close(c[i]);
+	socketmap_stop(srv);
+	unlink(path);
 }
 
 /* Stop with clients connected: prompt, clients see EOF, socket removed. */
@@ -982,7 +1043,9 @@ main(void)
 	        test_idle_clients_do_not_block, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_concurrent_clients, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_client_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_idle_clients_make_room, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_all_busy_temp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_stop_with_clients, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
