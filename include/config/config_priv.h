@@ -156,6 +156,10 @@ void config_warning_in(struct config_ctx *ctx, enum config_kind kind,
     const char *name, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* The same about the file itself: "FILE: warning: ...". */
+void config_warning_file(struct config_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Add LINE (taken over; NULL: out of memory) and mark the load failed. */
 void config_errors_add(struct config_ctx *ctx, char *line);
 
@@ -165,5 +169,8 @@ struct _dictionary_ *config_ini_read(struct config_ctx *ctx);
 
 /* config_check.c: cross-checks, resolution of names, bind passwords. */
 void config_check(struct config_ctx *ctx);
+
+/* config_perm.c: warnings about the modes of the file and password files. */
+void config_check_permissions(struct config_ctx *ctx);
 
 #endif

@@ -337,8 +337,10 @@ config_load(const char *path, struct config_errors *errs)
 	if ((d = config_ini_read(&ctx)) != NULL) {
 		if (build(&ctx, d) == NULL)
 			config_error(&ctx, NULL, NULL, "out of memory");
-		else
+		else {
 			config_check(&ctx);
+			config_check_permissions(&ctx);
+		}
 		iniparser_freedict(d);
 	}
 	ctx_free(&ctx);

@@ -115,12 +115,30 @@ config_error_in(struct config_ctx *ctx, enum config_kind kind,
 	free(section);
 }
 
+/* Add warning LINE (taken over); a warning lost to a lack of memory
+ * fails nothing. */
+static void
+warning_add(struct config_ctx *ctx, char *line)
+{
+	struct config_errors *e = ctx->errs;
+	char **v;
+
+	if (line == NULL)
+		return;
+	if ((v = realloc(e->warnings, (e->n_warnings + 1) * sizeof(*v))) ==
+	    NULL) {
+		free(line);
+		return;
+	}
+	e->warnings = v;
+	e->warnings[e->n_warnings++] = line;
+}
+
 void
 config_warning_in(struct config_ctx *ctx, enum config_kind kind,
     const char *name, const char *key, const char *fmt, ...)
 {
-	struct config_errors *e = ctx->errs;
-	char *section, *line = NULL, **v;
+	char *section, *line = NULL;
 	va_list ap;
 
 	section = name == NULL ? xasprintf("%s", config_kind_name(kind)) :
@@ -131,16 +149,17 @@ config_warning_in(struct config_ctx *ctx, enum config_kind kind,
 		va_end(ap);
 		free(section);
 	}
-	/* A warning lost to a lack of memory fails nothing. */
-	if (line == NULL)
-		return;
-	if ((v = realloc(e->warnings, (e->n_warnings + 1) * sizeof(*v))) ==
-	    NULL) {
-		free(line);
-		return;
-	}
-	e->warnings = v;
-	e->warnings[e->n_warnings++] = line;
+	warning_add(ctx, line);
+}
+
+void
+config_warning_file(struct config_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	warning_add(ctx, vline(ctx, NULL, NULL, "warning: ", fmt, ap));
+	va_end(ap);
 }
 
 void

@@ -171,19 +171,36 @@ milter_stop(const char *spec)
 	pthread_join(tid, NULL);
 }
 
+/* The pidfile is 0644 whatever the umask: monitoring reads it. */
 static int
 write_pidfile(const char *path)
 {
 	FILE *f;
+	int fd;
 
 	if (path == NULL)
 		return 0;
-	if ((f = fopen(path, "w")) == NULL) {
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) < 0 || fchmod(fd, 0644) != 0 ||
+	    (f = fdopen(fd, "w")) == NULL) {
 		log_err("pidfile %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
 	fprintf(f, "%ld\n", (long)getpid());
 	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* A start-up failure after binding: leave no socket behind. */
+static int
+startup_failed(const char *socket_path, int status)
+{
+	if (socket_path != NULL && unlink(socket_path) != 0)
+		log_warning("cannot remove %s: %s", socket_path,
+		    strerror(errno));
+	runtime_shutdown();
+	return status;
 }
 
 /*
@@ -353,8 +370,7 @@ daemon_run(const struct daemon_options *opt)
 			log_err("%s", err ? err : "socketmap: cannot start");
 			free(err);
 			service_id_free(&id);
-			runtime_shutdown();
-			return EX_UNAVAILABLE;
+			return startup_failed(path, EX_UNAVAILABLE);
 		}
 	}
 	if (cfg->milter.metrics != NULL &&
@@ -381,11 +397,8 @@ daemon_run(const struct daemon_options *opt)
 		metrics_http_stop(mh);
 		if (sm != NULL)
 			socketmap_stop(sm);
-		if (path != NULL)
-			unlink(path);
 		service_id_free(&id);
-		runtime_shutdown();
-		return EX_OSERR;
+		return startup_failed(path, EX_OSERR);
 	}
 	service_id_free(&id);
 	if (path != NULL && lstat(path, &sock_st) != 0)

@@ -121,8 +121,10 @@ ad_pid() { cat "$T_DIR/ad/pid" 2>/dev/null; }
 ad_ca() { echo "$T_DIR/ad/pki/ca.pem"; }
 ad_other_ca() { echo "$T_DIR/ad/pki/other-ca.pem"; }
 ad_secret_file() {
-	[ -f "$T_DIR/ad/svc.secret" ] ||
+	if [ ! -f "$T_DIR/ad/svc.secret" ]; then
 		printf '%s\n' "$AD_PASSWORD" >"$T_DIR/ad/svc.secret"
+		chmod 600 "$T_DIR/ad/svc.secret"	# else nsmilter warns
+	fi
 	echo "$T_DIR/ad/svc.secret"
 }
 

@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
@@ -40,6 +41,8 @@ write_file(const char *name, const char *text)
 		assert_true(asprintf(&path, "%s/test%d.ini", tmpdir,
 		    ++file_seq) > 0);
 	assert_non_null(f = fopen(path, "w"));
+	/* private, as a password file must be (else: a warning) */
+	assert_int_equal(fchmod(fileno(f), 0600), 0);
 	for (const char *p = text; *p != '\0'; p++) {
 		if (p[0] == '%' && p[1] == 'D') {
 			fputs(tmpdir, f);
@@ -1100,6 +1103,48 @@ teardown(void **state)
 	return 0;
 }
 
+/* Unsafe file modes: warnings that name the file, section and key. */
+static void
+test_permission_warnings(void **state)
+{
+	struct config_errors e;
+	struct config *cfg;
+	char *pw, *path, *want;
+
+	(void)state;
+	pw = write_file("perm.secret", "Pa55-w0rd-XYZZY\n");
+	path = write_file(NULL, "[directory d]\nbase = o=x\nuri = ldaps://a\n"
+	    "bind_dn = cn=x\nbind_password_file = %D/perm.secret\n"
+	    MINIMAL_DOM);
+	cfg = config_load(path, &e);
+	assert_non_null(cfg);
+	assert_int_equal(e.n_warnings, 0);	/* 0600 */
+	config_free(cfg);
+	config_errors_free(&e);
+
+	assert_int_equal(chmod(pw, 0644), 0);
+	assert_int_equal(chmod(path, 0666), 0);
+	cfg = config_load(path, &e);
+	assert_non_null(cfg);
+	assert_int_equal(e.n, 0);
+	assert_int_equal(e.n_warnings, 2);
+	want = expand("%F: warning: world-writable (mode 0666): anyone can "
+	    "change nsmilter's decisions", path);
+	assert_string_equal(e.warnings[0], want);
+	free(want);
+	want = expand("%F: [directory d] bind_password_file: warning: "
+	    "'%D/perm.secret' is readable by everyone (mode 0644", path);
+	if (strncmp(e.warnings[1], want, strlen(want)) != 0)
+		fail_msg("got '%s', want '%s...'", e.warnings[1], want);
+	if (strstr(e.warnings[1], "Pa55") != NULL)
+		fail_msg("the password is in a warning");
+	free(want);
+	config_free(cfg);
+	config_errors_free(&e);
+	free(pw);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -1116,6 +1161,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_permission_warnings),
 		cmocka_unit_test(test_find_domain),
 		cmocka_unit_test(test_sample),
 		cmocka_unit_test(test_section_comment),
