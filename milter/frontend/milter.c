@@ -25,6 +25,7 @@
 #include "decision/decide.h"
 #include "decision/decision_metrics.h"
 #include "decision/recipient.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "frontend/milter.h"
@@ -52,6 +53,34 @@ struct conn {
 };
 
 static atomic_ulong conn_ids;
+static atomic_uint conns_open, conns_max;   /* the connection cap */
+static _Atomic uint64_t cap_logged_ms;      /* one cap log line per 10 s */
+
+void
+milter_set_max_connections(unsigned max)
+{
+	atomic_store(&conns_max, max);
+}
+
+/* Take a connection slot; false at the cap (logged at most every 10 s). */
+static bool
+conn_slot_take(void)
+{
+	unsigned max = atomic_load(&conns_max);
+	uint64_t now, last;
+
+	if (atomic_fetch_add(&conns_open, 1) < max || max == 0)
+		return true;
+	atomic_fetch_sub(&conns_open, 1);
+	now = clock_ms();
+	last = atomic_load(&cap_logged_ms);
+	if ((last == 0 || now - last >= 10000) &&
+	    atomic_compare_exchange_strong(&cap_logged_ms, &last, now))
+		log_warning("%u milter connections open, the most the "
+		    "descriptor limit allows: answering tempfail to new ones "
+		    "until some close", max);
+	return false;
+}
 
 static void
 routes_clear(struct conn *c)
@@ -235,8 +264,13 @@ nsm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	struct conn *c = calloc(1, sizeof(*c));
 
 	(void)hostname;
+	if (!conn_slot_take()) {
+		free(c);
+		return SMFIS_TEMPFAIL;
+	}
 	if (c == NULL || (c->rt = runtime_acquire()) == NULL) {
 		free(c);
+		atomic_fetch_sub(&conns_open, 1);
 		log_err("cannot accept connection: %s",
 		    c ? "no configuration" : "out of memory");
 		return SMFIS_TEMPFAIL;
@@ -460,6 +494,7 @@ nsm_close(SMFICTX *ctx)
 	runtime_release(c->rt);
 	free(c);
 	smfi_setpriv(ctx, NULL);
+	atomic_fetch_sub(&conns_open, 1);
 	return SMFIS_CONTINUE;
 }
 

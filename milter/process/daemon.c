@@ -34,6 +34,7 @@
 #include "base/sockspec.h"
 #include "directory/mirror/mirror_engine.h"
 #include "process/daemon.h"
+#include "process/fdlimit.h"
 #include "process/service.h"
 #include "base/log.h"
 #include "frontend/milter.h"
@@ -345,6 +346,7 @@ daemon_run(const struct daemon_options *opt)
 	log_set_level(cfg->milter.log_level);
 	log_config_errors(&errs);
 	config_errors_free(&errs);
+	milter_set_max_connections(fdlimit_setup(cfg));
 	runtime_install(rt);
 
 	if (service_id_resolve(opt->user ? opt->user : cfg->milter.user,
@@ -439,6 +441,7 @@ daemon_run(const struct daemon_options *opt)
 	log_info("nsmilter %s listening on %s%s%s%s%s", NSMILTER_VERSION, spec,
 	    sm ? ", socketmap on " : "", sm ? cfg->milter.socketmap : "",
 	    mh ? ", metrics on " : "", mh ? cfg->milter.metrics : "");
+	fdlimit_log();
 	cfg = NULL;
 
 	for (;;) {
