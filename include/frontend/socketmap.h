@@ -12,6 +12,14 @@
 
 /* Largest request accepted (netstring payload); larger gets PERM + close. */
 #define SOCKETMAP_MAX_REQUEST 10000
+/* Connections served at once; beyond, the longest idle one is dropped, or
+ * with none idle the newcomer gets TEMP at once (not a wait in the
+ * backlog). */
+#define SOCKETMAP_MAX_CLIENTS 256
+/* Refused connections kept while their TEMP reply drains, at most (and
+ * SOCKETMAP_REFUSED_MS, socketmap_priv.h).  With the clients, the most
+ * descriptors a socketmap server holds. */
+#define SOCKETMAP_MAX_REFUSED 32
 
 /*
  * Answer one request.  MAP and KEY are NUL-terminated.  Returns a new

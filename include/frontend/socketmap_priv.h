@@ -14,13 +14,6 @@
 #include "frontend/listen.h"
 #include "frontend/socketmap.h"
 
-/* Connections served at once; beyond, the longest idle one is dropped, or
- * with none idle the newcomer gets TEMP at once (not a wait in the
- * backlog). */
-#define SOCKETMAP_MAX_CLIENTS 256
-/* Refused connections kept while their TEMP reply drains, at most, and
- * for how long. */
-#define SOCKETMAP_MAX_REFUSED 32
 #define SOCKETMAP_REFUSED_MS  1000
 #define SOCKETMAP_BUSY_REPLY  "TEMP socketmap: all connections busy, try again"
 /* At most one "all busy" log line per this many ms. */

@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 
 #include "base/log.h"
-#include "frontend/socketmap_priv.h"
+#include "frontend/socketmap.h"
 #include "process/fdlimit.h"
 
 /* nsmilter's own descriptors (listeners, pipes, syslog, files), and the
