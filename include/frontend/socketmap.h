@@ -39,6 +39,15 @@ struct socketmap_server;
  */
 struct socketmap_server *socketmap_start(const char *spec, unsigned mode,
     socketmap_lookup_fn fn, void *ctx, char **err);
+/*
+ * The reply payload for one request REQ of LEN bytes (the netstring's
+ * payload, followed by one byte that may be overwritten): "PERM ..." for a
+ * malformed request, else FN's answer, "TEMP internal error" for none or
+ * an invalid one.  A new string, NULL when out of memory.
+ */
+char *socketmap_answer(socketmap_lookup_fn fn, void *ctx, char *req,
+    size_t len);
+
 /* Stop accepting, close every client, join the threads, remove the socket. */
 void socketmap_stop(struct socketmap_server *s);
 

@@ -136,6 +136,28 @@ reply_valid(const char *reply)
 	return false;
 }
 
+char *
+socketmap_answer(socketmap_lookup_fn fn, void *ctx, char *req, size_t len)
+{
+	char *space;
+	char *reply;
+
+	if (memchr(req, '\0', len) != NULL)
+		return strdup("PERM invalid request: NUL byte");
+	req[len] = '\0';
+	space = strchr(req, ' ');
+	if (space == NULL || space == req)
+		return strdup("PERM invalid request: expected \"name key\"");
+	*space = '\0';
+	/* The key is passed exactly as received: no case folding. */
+	reply = fn(ctx, req, space + 1);
+	if (reply == NULL || !reply_valid(reply)) {
+		free(reply);
+		return strdup("TEMP internal error");
+	}
+	return reply;
+}
+
 /*
  * Answer one request, REQ (LEN bytes, followed by one byte that may be
  * overwritten).  Returns -1 when the reply could not be sent.
@@ -143,24 +165,10 @@ reply_valid(const char *reply)
 static int
 answer(const struct socketmap_server *s, int fd, char *req, size_t len)
 {
-	char *space;
-	char *reply;
+	char *reply = socketmap_answer(s->fn, s->ctx, req, len);
 	int rc;
 
-	if (memchr(req, '\0', len) != NULL)
-		return send_reply(s, fd, "PERM invalid request: NUL byte");
-	req[len] = '\0';
-	space = strchr(req, ' ');
-	if (space == NULL || space == req)
-		return send_reply(
-		    s, fd, "PERM invalid request: expected \"name key\"");
-	*space = '\0';
-	/* The key is passed exactly as received: no case folding. */
-	reply = s->fn(s->ctx, req, space + 1);
-	if (reply == NULL || !reply_valid(reply))
-		rc = send_reply(s, fd, "TEMP internal error");
-	else
-		rc = send_reply(s, fd, reply);
+	rc = send_reply(s, fd, reply ? reply : "TEMP internal error");
 	free(reply);
 	return rc;
 }
