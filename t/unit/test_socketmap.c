@@ -758,7 +758,7 @@ test_stop_with_clients(void **state)
 	assert_non_null(used);
 	check_request(used, "transport x", "OK transport=x");
 	assert_int_equal(send_raw(half->fd, "50:transport", 12), 0);
-	sleep_ms(20);
+	sleep_ms(100);	/* read by the server: a close is then no reset */
 
 	stop_within(fx, 1000);
 	assert_int_equal(lstat(fx->path, &st), -1);
