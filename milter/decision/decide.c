@@ -2,7 +2,8 @@
  * decide.c - the decision for one recipient (README, the
  * table at the top, and nsmilter.ini(5) [domain NAME]): a pure function of the address, the
  * configuration and the directories' answers, obtained through the lookup
- * callback.  Its output formats are in decide_format.c.
+ * callback.  Target addresses inside a shared domain are followed by
+ * decide_targets.c; the output formats are in decide_format.c.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -12,16 +13,13 @@
 
 #include "decision/address.h"
 #include "decision/decide.h"
+#include "decision/decide_priv.h"
 
 #define TEXT_UNKNOWN  "Recipient address rejected: User unknown"
 #define TEXT_SYNTAX   "Bad recipient address syntax"
-#define TEXT_LOOP     "Recipient address rejected: Routing loop detected"
 #define TEXT_TEMPFAIL "Directory unavailable, try again later"
 #define TEXT_NOMEM    "Out of memory, try again later"
 #define TEXT_AMBIGUOUS "Destination address ambiguous, try again later"
-
-/* Target addresses followed inside the shared domains, at most. */
-#define DECIDE_MAX_HOPS 4
 
 void
 decision_free(struct decision *d)
@@ -60,8 +58,8 @@ client_is_one_of(const char *client, const struct strlist *hosts)
 	return false;
 }
 
-static void
-set_reply(struct decision *out, enum decision_action action,
+void
+decide_set_reply(struct decision *out, enum decision_action action,
     enum decision_reason reason, const char *code, const char *dsn,
     const char *text)
 {
@@ -75,7 +73,7 @@ set_reply(struct decision *out, enum decision_action action,
 static void
 reject_unknown(struct decision *out, const struct domain_config *dom)
 {
-	set_reply(out, DECISION_REJECT, REASON_UNKNOWN, "550", "5.1.1",
+	decide_set_reply(out, DECISION_REJECT, REASON_UNKNOWN, "550", "5.1.1",
 	    dom->reject_text ? dom->reject_text : TEXT_UNKNOWN);
 }
 
@@ -88,7 +86,7 @@ on_error(const struct config *cfg, const struct domain_config *dom,
 		out->reason = REASON_DIRECTORY;
 		return;
 	}
-	set_reply(out, DECISION_TEMPFAIL, REASON_DIRECTORY, "451", "4.4.3",
+	decide_set_reply(out, DECISION_TEMPFAIL, REASON_DIRECTORY, "451", "4.4.3",
 	    dom->tempfail_text ? dom->tempfail_text : TEXT_TEMPFAIL);
 }
 
@@ -108,7 +106,7 @@ route_to(struct decision *out, const char *local, const char *domain,
 	out->action = DECISION_ROUTE;
 	out->transport = transport;
 	if (hosts != NULL && client_is_one_of(client, hosts))
-		set_reply(out, DECISION_REJECT, REASON_LOOP, "554", "5.4.6",
+		decide_set_reply(out, DECISION_REJECT, REASON_LOOP, "554", "5.4.6",
 		    TEXT_LOOP);
 	return 0;
 }
@@ -186,7 +184,7 @@ found(const struct domain_config *dom, const struct address *a,
 	out->reason = REASON_FOUND;
 	out->entries = ans->entries;
 	if (ans->ambiguous) {
-		set_reply(out, DECISION_TEMPFAIL, REASON_AMBIGUOUS, "451",
+		decide_set_reply(out, DECISION_TEMPFAIL, REASON_AMBIGUOUS, "451",
 		    "4.1.4", TEXT_AMBIGUOUS);
 		return;
 	}
@@ -204,7 +202,7 @@ found(const struct domain_config *dom, const struct address *a,
 	else
 		out->action = DECISION_ACCEPT;
 	if (rc < 0)
-		set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451",
+		decide_set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451",
 		    "4.3.0", TEXT_NOMEM);
 }
 
@@ -218,14 +216,14 @@ not_found(const struct domain_config *dom, const struct address *a,
 		if (route_to(out, a->local, dom->fallback_route,
 		    dom->fallback_transport, &dom->fallback_hosts,
 		    in->client_addr) < 0)
-			set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM,
+			decide_set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM,
 			    "451", "4.3.0", TEXT_NOMEM);
 		return;
 	}
 	reject_unknown(out, dom);
 }
 
-static void
+void
 decide_one(const struct config *cfg, const struct decide_input *in,
     decide_lookup_fn lookup, void *lookup_ctx, struct decision *out)
 {
@@ -254,7 +252,7 @@ decide_one(const struct config *cfg, const struct decide_input *in,
 	if ((out->address = strdup(a.full)) == NULL)
 		goto nomem;
 	if (st == ADDRESS_INVALID) {
-		set_reply(out, DECISION_REJECT, REASON_SYNTAX, "501", "5.1.3",
+		decide_set_reply(out, DECISION_REJECT, REASON_SYNTAX, "501", "5.1.3",
 		    TEXT_SYNTAX);
 		out->error = strdup(a.why);
 		address_free(&a);
@@ -315,115 +313,8 @@ nomem:
 	address_free(&a);
 	free(out->to);
 	out->to = NULL;
-	set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451", "4.3.0",
+	decide_set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451", "4.3.0",
 	    TEXT_NOMEM);
-}
-
-/* The domain part of ADDRESS (after the last '@'), or "". */
-static const char *
-domain_of(const char *address)
-{
-	const char *at = strrchr(address, '@');
-
-	return at != NULL ? at + 1 : "";
-}
-
-/*
- * Whether a target address is decided again: it falls into a shared
- * domain, and not into a routing domain (a directory's route or a
- * fallback_route, which may be a subdomain of a shared domain).
- */
-static bool
-target_is_shared(const struct config *cfg, const char *target)
-{
-	const char *dom = domain_of(target);
-
-	for (size_t i = 0; i < cfg->n_directories; i++)
-		if (cfg->directories[i].route != NULL &&
-		    strcasecmp(cfg->directories[i].route, dom) == 0)
-			return false;
-	for (size_t i = 0; i < cfg->n_domains; i++)
-		if (cfg->domains[i].fallback_route != NULL &&
-		    strcasecmp(cfg->domains[i].fallback_route, dom) == 0)
-			return false;
-	return config_find_domain(cfg, dom) != NULL;
-}
-
-static void
-routing_loop(struct decision *out)
-{
-	free(out->to);
-	out->to = NULL;
-	out->transport = NULL;
-	set_reply(out, DECISION_REJECT, REASON_LOOP, "554", "5.4.6",
-	    TEXT_LOOP);
-}
-
-/*
- * OUT routes to a target address inside a shared domain: decide that
- * address, and the next, up to DECIDE_MAX_HOPS, so that mail is never
- * sent back into the shared domain to loop between the mail systems.  The
- * end of the chain decides: a mailbox (accept) or a foreign recipient
- * (route) is where the mail goes; unknown, ambiguous or unavailable is
- * answered for the original recipient; a cycle or a longer chain is a
- * routing loop.
- */
-static void
-follow_targets(const struct config *cfg, const struct decide_input *in,
-    decide_lookup_fn lookup, void *lookup_ctx, struct decision *out)
-{
-	char *seen[DECIDE_MAX_HOPS + 1];
-	size_t n_seen = 0;
-
-	seen[n_seen++] = out->address;
-	while (out->action == DECISION_ROUTE && out->target &&
-	    out->to != NULL && target_is_shared(cfg, out->to)) {
-		struct decide_input next = { .rcpt = out->to,
-		    .client_addr = in->client_addr };
-		struct decision d;
-		bool cycle = false, done = true;
-
-		for (size_t i = 0; i < n_seen; i++)
-			if (strcasecmp(seen[i], out->to) == 0)
-				cycle = true;
-		if (cycle || out->hops >= DECIDE_MAX_HOPS) {
-			routing_loop(out);
-			break;
-		}
-		out->hops++;
-		decide_one(cfg, &next, lookup, lookup_ctx, &d);
-		switch (d.action) {
-		case DECISION_ACCEPT:
-		case DECISION_SKIP:
-			/* The target is a mailbox here: deliver to it. */
-			break;
-		case DECISION_ROUTE:
-			/* Go on from the new address; seen[] owns the old. */
-			seen[n_seen++] = out->to;
-			out->to = d.to;
-			d.to = NULL;
-			out->transport = d.transport;
-			done = false;
-			break;
-		default:
-			/* reject (unknown, loop) or tempfail: as answered. */
-			free(out->to);
-			out->to = NULL;
-			out->transport = NULL;
-			set_reply(out, d.action, d.reason, d.code, d.dsn,
-			    d.text);
-			if (d.error != NULL && out->error == NULL) {
-				out->error = d.error;
-				d.error = NULL;
-			}
-			break;
-		}
-		decision_free(&d);
-		if (done)
-			break;
-	}
-	for (size_t i = 1; i < n_seen; i++)
-		free(seen[i]);
 }
 
 /* The shared domain ADDRESS falls into, or NULL (also for no domain). */
@@ -532,21 +423,21 @@ decide_recipient(const struct config *cfg, const struct decide_input *in,
 		free(as);
 		if (out->address == NULL || out->error == NULL) {
 			decision_free(out);
-			set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451",
+			decide_set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451",
 			    "4.3.0", TEXT_NOMEM);
 			return;
 		}
-		set_reply(out, DECISION_REJECT, REASON_SYNTAX, "501", "5.1.3",
+		decide_set_reply(out, DECISION_REJECT, REASON_SYNTAX, "501", "5.1.3",
 		    TEXT_SYNTAX);
 		return;
 	case SPELLING_NOMEM:
 		memset(out, 0, sizeof(*out));
-		set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451", "4.3.0",
+		decide_set_reply(out, DECISION_TEMPFAIL, REASON_NOMEM, "451", "4.3.0",
 		    TEXT_NOMEM);
 		return;
 	}
 	decide_one(cfg, &mta, lookup, lookup_ctx, out);
-	follow_targets(cfg, &mta, lookup, lookup_ctx, out);
+	decide_follow_targets(cfg, &mta, lookup, lookup_ctx, out);
 	if (as != NULL) {
 		/* Decided as the MTA's address: keep the spelling for the log. */
 		if (address_parse(in->rcpt, &a) >= 0 && a.full != NULL)

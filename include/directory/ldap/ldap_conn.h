@@ -118,6 +118,9 @@ void ldapconn_close(struct ldapconn *c);
 /* Close and free LIST, chained by next (outside the directory's lock). */
 void ldapconn_free_list(struct ldapconn *list);
 
+/* Message for RC, with LD's diagnostic message if it has one (new). */
+char *ldapconn_handle_error(LDAP *ld, int rc);
+
 /* A new message "TEXT" or "TEXT (DIAG)"; NULL only when out of memory. */
 char *ldapconn_errtext(const char *text, const char *diag);
 
