@@ -38,11 +38,16 @@ trap 'exit 130' INT TERM
 # now_ms: the wall clock in milliseconds (for durations a test reports).
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# free_port: print a TCP port on 127.0.0.1 that nothing listens on.
+# free_port: print a TCP port on 127.0.0.1 that nothing listens on, below
+# the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 up on
+# Debian): a port from that range may be the local end of some client's
+# connection at the moment a server binds it (EADDRINUSE).
 free_port() {
-	local p n
+	local p n lo=32768
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	[ "$lo" -gt 12000 ] || lo=32768
 	for n in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
 			echo "$p"
 			return 0
