@@ -15,6 +15,8 @@
 
 #include <ldap.h>
 
+#include "config/config.h"
+
 /* Entries read for one address at most (see ldapconn_search_send). */
 #define LDAPCONN_MAX_ENTRIES 16
 /* ldap_result() calls for one answer in one zero-timeout collect at most. */
@@ -117,6 +119,9 @@ void ldapconn_abandon(struct ldapconn *c, int msgid);
 void ldapconn_close(struct ldapconn *c);
 /* Close and free LIST, chained by next (outside the directory's lock). */
 void ldapconn_free_list(struct ldapconn *list);
+
+/* The LDAP_SCOPE_* of a configured scope. */
+int ldapconn_scope(enum config_scope scope);
 
 /* Message for RC, with LD's diagnostic message if it has one (new). */
 char *ldapconn_handle_error(LDAP *ld, int rc);

@@ -207,6 +207,19 @@ tls_error(LDAP *ld, int rc, const struct ldapdir_params *p, size_t server,
 	return e;
 }
 
+int
+ldapconn_scope(enum config_scope scope)
+{
+	switch (scope) {
+	case CONFIG_SCOPE_BASE:
+		return LDAP_SCOPE_BASE;
+	case CONFIG_SCOPE_ONE:
+		return LDAP_SCOPE_ONELEVEL;
+	default:
+		return LDAP_SCOPE_SUBTREE;
+	}
+}
+
 void
 ldapconn_params_fill(struct ldapdir_params *p,
     const struct directory_config *cfg, unsigned timeout_ms)
@@ -217,17 +230,7 @@ ldapconn_params_fill(struct ldapdir_params *p,
 	for (size_t i = 0; i < cfg->uri.n; i++)
 		if (strncasecmp(cfg->uri.v[i], "ldaps://", 8) == 0)
 			p->tls = true;
-	switch (cfg->scope) {
-	case CONFIG_SCOPE_BASE:
-		p->scope = LDAP_SCOPE_BASE;
-		break;
-	case CONFIG_SCOPE_ONE:
-		p->scope = LDAP_SCOPE_ONELEVEL;
-		break;
-	default:
-		p->scope = LDAP_SCOPE_SUBTREE;
-		break;
-	}
+	p->scope = ldapconn_scope(cfg->scope);
 	p->tv.tv_sec = (time_t)(timeout_ms / 1000);
 	p->tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
 }

@@ -39,6 +39,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/xfmt.h"
+#include "directory/ldap/ldap_conn.h"
 #include "directory/ldap/ldap_read.h"
 #include "directory/mirror/mirror_engine.h"
 #include "directory/mirror/mirror_entry.h"
@@ -399,19 +400,6 @@ reread(struct ds *d, LDAP *ld, const unsigned char *guid, char **err)
 	return LDAP_SUCCESS;
 }
 
-static int
-scope_of(enum config_scope scope)
-{
-	switch (scope) {
-	case CONFIG_SCOPE_BASE:
-		return LDAP_SCOPE_BASE;
-	case CONFIG_SCOPE_ONE:
-		return LDAP_SCOPE_ONELEVEL;
-	default:
-		return LDAP_SCOPE_SUBTREE;
-	}
-}
-
 static void
 ds_free(struct ds *d)
 {
@@ -460,7 +448,7 @@ mirror_dirsync_run(struct mirror_session *s, char **err)
 	int rc = LDAP_NO_MEMORY;
 
 	*err = NULL;
-	d.scope = scope_of(s->cfg->scope);
+	d.scope = ldapconn_scope(s->cfg->scope);
 	d.tv.tv_sec = (time_t)(s->cfg->timeout_ms / 1000);
 	d.tv.tv_usec = (suseconds_t)(s->cfg->timeout_ms % 1000) * 1000;
 	if ((d.ds_attrs = dirsync_attrs(s->attrs, s->cfg->sync_filter)) ==

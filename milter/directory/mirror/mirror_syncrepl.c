@@ -30,6 +30,7 @@
 #include <lber.h>
 #include <ldap.h>
 
+#include "directory/ldap/ldap_conn.h"
 #include "directory/mirror/mirror_engine.h"
 #include "directory/mirror/mirror_entry.h"
 #include "base/clock.h"
@@ -310,19 +311,6 @@ session_down(struct sr *r)
 	free(err);
 }
 
-static int
-scope_of(enum config_scope scope)
-{
-	switch (scope) {
-	case CONFIG_SCOPE_BASE:
-		return LDAP_SCOPE_BASE;
-	case CONFIG_SCOPE_ONE:
-		return LDAP_SCOPE_ONELEVEL;
-	default:
-		return LDAP_SCOPE_SUBTREE;
-	}
-}
-
 /* Message for RC (the handle's diagnostic when it has one). */
 static char *
 ldap_error(LDAP *ld, int rc, const char *what)
@@ -350,7 +338,7 @@ mirror_syncrepl_run(struct mirror_session *s, char **err)
 	*err = NULL;
 	ldap_sync_initialize(&ls);
 	ls.ls_base = s->cfg->base;
-	ls.ls_scope = scope_of(s->cfg->scope);
+	ls.ls_scope = ldapconn_scope(s->cfg->scope);
 	ls.ls_filter = s->cfg->sync_filter;
 	ls.ls_attrs = s->attrs;
 	ls.ls_timeout = POLL_SECONDS;
