@@ -68,32 +68,12 @@ BIN=$BUILD/bench
 RES=$T_DIR/results
 DATA=$T_DIR/data
 mkdir -p "$RES" "$DATA"
-T0=$(date +%s)
-say() { printf '[%4ds] %s\n' $(($(date +%s) - T0)) "$*" >&2; }
-die() { say "FAILED: $*"; T_FAILS=1; exit 1; }
-
-# kv FILE KEY: KEY=value from the RESULT line of a tool's output.
-kv() { sed -n "s/^RESULT .*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | tail -1; }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# shellcheck source=lib.sh
+. "$SRC/bench/lib.sh"
 
 # ---- data ------------------------------------------------------------------
 
-say "generating $BENCH_USERS users"
-awk -v n="$BENCH_USERS" 'BEGIN {
-	print "dn: DC=corp,DC=example\nobjectClass: dcObject\nobjectClass: organization\ndc: corp\no: Corp Example\n"
-	print "dn: OU=Service,DC=corp,DC=example\nobjectClass: organizationalUnit\nou: Service\n"
-	print "dn: CN=nsmilter,OU=Service,DC=corp,DC=example\nobjectClass: user\ncn: nsmilter\nsn: nsmilter\nsAMAccountName: nsmilter\nuserPassword: hq-Secret-42\n"
-	print "dn: OU=Users,DC=corp,DC=example\nobjectClass: organizationalUnit\nou: Users\n"
-	for (i = 2; i <= n; i += 2)
-		printf "dn: CN=User %d,OU=Users,DC=corp,DC=example\nobjectClass: user\ncn: User %d\nsn: %d\nsAMAccountName: u%d\nmail: %du@corp.example\nproxyAddresses: SMTP:%du@corp.example\nproxyAddresses: smtp:alias%d@corp.example\n\n", i, i, i, i, i, i, i
-}' >"$DATA/hq.ldif"
-awk -v n="$BENCH_USERS" 'BEGIN {
-	print "dn: dc=legacy,dc=example\nobjectClass: dcObject\nobjectClass: organization\ndc: legacy\no: Legacy Example\n"
-	print "dn: ou=people,dc=legacy,dc=example\nobjectClass: organizationalUnit\nou: people\n"
-	for (i = 1; i <= n; i += 2)
-		printf "dn: uid=u%d,ou=people,dc=legacy,dc=example\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: u%d\ncn: User %d\nsn: %d\nmail: %du@corp.example\nmailLocalAddress: %du@corp.example\n\n", i, i, i, i, i, i
-}' >"$DATA/legacy.ldif"
+bench_directories "$DATA" "$BENCH_USERS"
 
 # Address lists.  hot: a small set seen again and again (10 local, 6
 # foreign, 4 unknown); mix: 20000 random users of both directories plus 10 %

@@ -57,31 +57,14 @@ export NSMILTER_SRCDIR=$SRC NSMILTER_BUILDDIR=$BUILD NSMILTER=$BUILD/nsmilter
 RES=$T_DIR/results
 DATA=$T_DIR/data
 mkdir -p "$RES" "$DATA"
-T0=$(date +%s)
-say() { printf '[%5ds] %s\n' $(($(date +%s) - T0)) "$*" >&2; }
-die() { say "FAILED: $*"; T_FAILS=1; exit 1; }
-res() { sed -n "s/^RESULT .*\\b$2=\\([^ ]*\\).*/\\1/p" "$1" | tail -1; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# shellcheck source=lib.sh
+. "$SRC/bench/lib.sh"
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
 
 # ---- data (the users of bench/run.sh) ------------------------------------
 
-say "generating $SOAK_USERS users"
-awk -v n="$SOAK_USERS" 'BEGIN {
-	print "dn: DC=corp,DC=example\nobjectClass: dcObject\nobjectClass: organization\ndc: corp\no: Corp Example\n"
-	print "dn: OU=Service,DC=corp,DC=example\nobjectClass: organizationalUnit\nou: Service\n"
-	print "dn: CN=nsmilter,OU=Service,DC=corp,DC=example\nobjectClass: user\ncn: nsmilter\nsn: nsmilter\nsAMAccountName: nsmilter\nuserPassword: hq-Secret-42\n"
-	print "dn: OU=Users,DC=corp,DC=example\nobjectClass: organizationalUnit\nou: Users\n"
-	for (i = 2; i <= n; i += 2)
-		printf "dn: CN=User %d,OU=Users,DC=corp,DC=example\nobjectClass: user\ncn: User %d\nsn: %d\nsAMAccountName: u%d\nmail: %du@corp.example\nproxyAddresses: SMTP:%du@corp.example\n\n", i, i, i, i, i, i
-}' >"$DATA/hq.ldif"
-awk -v n="$SOAK_USERS" 'BEGIN {
-	print "dn: dc=legacy,dc=example\nobjectClass: dcObject\nobjectClass: organization\ndc: legacy\no: Legacy Example\n"
-	print "dn: ou=people,dc=legacy,dc=example\nobjectClass: organizationalUnit\nou: people\n"
-	for (i = 1; i <= n; i += 2)
-		printf "dn: uid=u%d,ou=people,dc=legacy,dc=example\nobjectClass: inetOrgPerson\nobjectClass: inetLocalMailRecipient\nuid: u%d\ncn: User %d\nsn: %d\nmail: %du@corp.example\nmailLocalAddress: %du@corp.example\n\n", i, i, i, i, i, i
-}' >"$DATA/legacy.ldif"
+bench_directories "$DATA" "$SOAK_USERS"
 awk -v n="$SOAK_USERS" 'BEGIN { srand(7)
 	for (i = 1; i <= 50000; i++) {
 		r = rand()
@@ -159,7 +142,7 @@ echo "$(( $(date +%s) - START )) $RSS1 $FDS1 $(threads "$PID") end" >>"$RES/samp
 printf '%s\n' 2u@corp.example 1u@corp.example nobody@corp.example >"$DATA/check.txt"
 "$BUILD/bench/miltergen" -L check -s "$(nsmilter_socket soak)" -l "$DATA/check.txt" \
     -1 -c 1 -k 3 -d 0 -T 30 >"$RES/check.txt" 2>&1
-[ "$(res "$RES/check.txt" continue)" = 2 ] && [ "$(res "$RES/check.txt" 5xx)" = 1 ] ||
+[ "$(kv "$RES/check.txt" continue)" = 2 ] && [ "$(kv "$RES/check.txt" 5xx)" = 1 ] ||
     die "wrong answers after the soak: $(cat "$RES/check.txt")"
 # log_level = warning: a reload that works is silent, one that fails is not.
 reload_failed=$(grep -c 'reload of .* failed' "$(nsmilter_dir soak)/log")
@@ -174,8 +157,8 @@ soak: ${SOAK_SECONDS} s, $SOAK_SESSIONS sessions x $SOAK_RCPTS rcpt/msg, $SOAK_U
   SIGHUP reloads: $hups ($reload_failed failed); directory restarts: $restarts
   nsmilter VmRSS kB: boot $RSS_BOOT, start $RSS0 (after ${SOAK_WARMUP} s of load), end $RSS1; range $(range 2)
   nsmilter open fds: boot $FDS_BOOT, start $FDS0, end $FDS1; range $(range 3)
-  RCPTs: $(res "$M" rcpts) at $(res "$M" rate)/s: continue $(res "$M" continue), 5xx $(res "$M" 5xx), tempfail/4xx $(( $(res "$M" tempfail) + $(res "$M" 4xx) )), protocol errors $(res "$M" errors)
-  RCPT latency ms: p50 $(res "$M" p50_ms), p99 $(res "$M" p99_ms), p99.9 $(res "$M" p999_ms), max $(res "$M" max_ms); >= 1 s: $(res "$M" slow)
+  RCPTs: $(kv "$M" rcpts) at $(kv "$M" rate)/s: continue $(kv "$M" continue), 5xx $(kv "$M" 5xx), tempfail/4xx $(( $(kv "$M" tempfail) + $(kv "$M" 4xx) )), protocol errors $(kv "$M" errors)
+  RCPT latency ms: p50 $(kv "$M" p50_ms), p99 $(kv "$M" p99_ms), p99.9 $(kv "$M" p999_ms), max $(kv "$M" max_ms); >= 1 s: $(kv "$M" slow)
   after the soak: answers right (known users of both directories continue, unknown 550)
 EOF
 grep -E '^soak: (window|RCPT replies)' "$M" | sed 's/^/  /'

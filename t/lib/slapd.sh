@@ -74,7 +74,11 @@ slapd_for_load() {
 	    '# t/lib/slapd.sh calls "slapd -f CONF -h URLS -d stats"' \
 	    'exec /usr/sbin/slapd -f "$2" -h "$4" -d 0' >"$dir/slapd-quiet"
 	chmod 755 "$dir/slapd-quiet"
-	cp "$SLAPD_FIXTURES/ad.schema" "$dir/" || return 1
+	# Both instances index proxyAddresses and mailLocalAddress: hq's
+	# ad.schema and legacy's misc.schema each carry the other one here.
+	cat "$SLAPD_FIXTURES/ad.schema" /etc/ldap/schema/misc.schema \
+	    >"$dir/ad.schema" || return 1
+	cp "$dir/ad.schema" "$dir/misc.schema" || return 1
 	SLAPD_FIXTURES=$dir
 	SLAPD_BIN=$dir/slapd-quiet
 }
