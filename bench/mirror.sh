@@ -74,18 +74,10 @@ awk -v n="$BENCH_USERS" 'BEGIN { srand(7)
 	for (i = 1; i <= 20000; i++) printf "%du@corp.example\n", 2 * (int(rand() * n / 2) + 1)
 }' >"$DATA/local.txt"
 
-SLAPD_FIXTURES=$DATA
-sed -e 's/^maxsize.*/maxsize\t\t2147483648/' -e 's/^loglevel.*/loglevel\t0/' \
-    "$SRC/t/fixtures/ldap/slapd.conf.in" >"$DATA/slapd.conf.in"
-printf '%s\n' 'index	objectClass eq' \
-    'index	mail,proxyAddresses,mailLocalAddress eq' >>"$DATA/slapd.conf.in"
-cat >"$DATA/slapd-quiet" <<'EOF'
-#!/bin/sh
-exec /usr/sbin/slapd -f "$2" -h "$4" -d 0
-EOF
-chmod 755 "$DATA/slapd-quiet"
-SLAPD_BIN=$DATA/slapd-quiet
-SCHEMAS="$SRC/t/fixtures/ldap/ad.schema misc.schema"
+# The benchmarks' slapd (t/lib/slapd.sh): indexes, no log; its ad.schema
+# carries misc.schema too, so both instances load that one.
+slapd_for_load "$DATA" || die "slapd set-up"
+SCHEMAS=ad.schema
 say "slapadd + start slapd hq and legacy (syncprov)"
 HQ_PORT=$(free_port) && slapd_start hq "$HQ_PORT" "$SCHEMAS" "$DATA/hq.ldif" bindonly syncprov ||
     die "slapd hq"
